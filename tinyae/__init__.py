@@ -11,6 +11,11 @@ from tinyae.gradcheck import GradcheckError, gradcheck
 from tinyae.graph import draw_graph, to_dot
 from tinyae.ops import concatenate, maximum, minimum, where
 from tinyae.tensor import Tensor, as_tensor, enable_grad, is_grad_enabled, no_grad, unbroadcast
+from tinyae import nn, optim
+from tinyae.base import NotFittedError
+from tinyae.estimators import Autoencoder, VariationalAutoencoder
+from tinyae.models import AutoencoderModule, VAEModule
+from tinyae.training import History, fit_module
 
 __version__ = "0.1.0"
 
@@ -19,4 +24,6 @@ __all__ = [
     "ops", "functional", "concatenate", "maximum", "minimum", "where",
     "gradcheck", "GradcheckError", "draw_graph", "to_dot",
     "get_backend", "backend_of", "available_backends",
+    "nn", "optim", "Autoencoder", "VariationalAutoencoder", "AutoencoderModule", "VAEModule",
+    "History", "fit_module", "NotFittedError",
 ]

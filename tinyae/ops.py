@@ -40,7 +40,7 @@ def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
         raise TypeError(f"operands: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
-    if type(a.data) is not type(b.data):
+    if type(a.data) is not type(b.data) and a.backend is not b.backend:
         raise TypeError(
             f"operands: expected Tensors on one backend, got {a.backend.name} and {b.backend.name}; "
             "move one explicitly (e.g. Tensor(x.to_numpy()))"
@@ -145,8 +145,8 @@ def matmul(a: Any, b: Any) -> Tensor:
         A = a.data if a.ndim > 1 else a.data[None, :]
         B = b.data if b.ndim > 1 else b.data[:, None]
         G = g
+        if b.ndim == 1: G = G[..., None]  # first, so a 0-d g (1-D @ 1-D) gains an axis before [..., None, :]
         if a.ndim == 1: G = G[..., None, :]
-        if b.ndim == 1: G = G[..., None]
         if a.requires_grad:
             a._accumulate(unbroadcast(G @ B.swapaxes(-1, -2), A.shape).reshape(a.shape))
         if b.requires_grad:

@@ -81,6 +81,8 @@ def get_backend(name: str = "numpy") -> Backend:
 def backend_of(array: Any) -> Backend:
     """Return the backend that owns ``array`` (by its type)."""
     backend = _BY_TYPE.get(type(array))
+    if backend is None:  # subclasses such as np.memmap
+        backend = next((_BY_TYPE[t] for t in type(array).__mro__ if t in _BY_TYPE), None)
     if backend is None:
         raise TypeError(
             f"array: expected one of {[t.__name__ for t in _BY_TYPE]}, "

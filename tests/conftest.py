@@ -1,0 +1,25 @@
+"""Hypothesis profiles: ``ci`` (default, quick) and ``dev`` (more examples).
+
+Choose one with ``HYPOTHESIS_PROFILE=dev python -m pytest``. Both have no
+deadline: a slow shared CI machine must not turn into a failing test.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    deadline=None,
+    max_examples=30,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev",
+    deadline=None,
+    max_examples=300,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
