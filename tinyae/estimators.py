@@ -19,7 +19,7 @@ from tinyae.models.autoencoder import AutoencoderModule
 from tinyae.models.vae import VAEModule
 from tinyae.nn.module import Module
 from tinyae.optim import get_optimizer
-from tinyae.tensor import Tensor, no_grad
+from tinyae.tensor import as_tensor, no_grad
 from tinyae.training import evaluate_terms, fit_module
 
 __all__ = ["Autoencoder", "VariationalAutoencoder"]
@@ -105,7 +105,7 @@ class _AutoencoderBase(BaseEstimator):
         out = []
         with no_grad():
             for start in range(0, len(A), 1024):
-                block = Tensor(xp.asarray(A[start:start + 1024], dtype=like.dtype))
+                block = as_tensor(xp.asarray(A[start:start + 1024], dtype=like.dtype), like=like)
                 out.append(fn(block).to_numpy())
         return np.concatenate(out, axis=0)
 

@@ -18,7 +18,7 @@ from tinyae.tensor import Tensor, as_tensor
 
 __all__ = [
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "log_sigmoid", "identity",
-    "mse_loss", "binary_cross_entropy_with_logits", "ACTIVATIONS", "get_activation",
+    "mse_loss", "binary_cross_entropy_with_logits", "dense", "ACTIVATIONS", "get_activation",
 ]
 
 
@@ -39,12 +39,17 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 def tanh(x: Tensor) -> Tensor:
-    """Hyperbolic tangent; derivative ``1 - y**2`` from the output ``y``."""
-    k = x.backend.kernels
-    out = Tensor._from_op(x.backend.xp.tanh(x.data), (x,), "tanh")
+    """Hyperbolic tangent; derivative ``1 - y**2 = 4 e**2 / (1 + e**2)**2`` with ``e = exp(-|x|)``.
+
+    The second form keeps full relative precision where ``y`` rounds to
+    ``+-1`` (``|x| > 9`` in float32), where ``1 - y**2`` would give 0.
+    """
+    xp = x.backend.xp
+    out = Tensor._from_op(xp.tanh(x.data), (x,), "tanh")
 
     def backward(g):
-        x._accumulate(k.tanh_backward(out.data, g))
+        e2 = xp.exp(-xp.abs(x.data)) ** 2
+        x._accumulate(g * (4.0 * e2 / (1.0 + e2) ** 2))
     out._backward = backward
     return out
 
@@ -96,6 +101,47 @@ def identity(x: Tensor) -> Tensor:
     return x
 
 
+def dense(X: Tensor, W: Tensor, b: Tensor | None = None, activation: str = "linear") -> Tensor:
+    """A fully connected layer ``activation(X @ W + b)`` as one fused op.
+
+    Parameters
+    ----------
+    X : Tensor, shape (n_samples, n_in)
+    W : Tensor, shape (n_in, n_out)
+    b : Tensor, shape (n_out,), optional
+    activation : str
+        One of ``"linear"``, ``"relu"``, ``"sigmoid"``, ``"tanh"``,
+        ``"leaky_relu"``, ``"elu"``, ``"softplus"`` (default parameters).
+
+    Notes
+    -----
+    Equal to the composition ``act(X @ W + b)`` (the tests check it), but a
+    primitive *for speed*: the backend adds the bias and applies the
+    activation in one pass (``kernels.bias_act``), and the backward computes
+    ``ga = g * act'(a)`` and the bias gradient ``sum_n ga`` in one pass
+    (``kernels.act_grad_bias``) from the saved output ``y``. Then
+    ``dX = ga W^T`` and ``dW = X^T ga`` go to BLAS.
+    """
+    if X.ndim != 2 or W.ndim != 2 or X.shape[1] != W.shape[0]:
+        raise ValueError(f"dense: expected X (n, n_in) and W (n_in, n_out), got shapes {X.shape} and {W.shape}")
+    if b is not None and b.shape != (W.shape[1],):
+        raise ValueError(f"b: expected shape ({W.shape[1]},), got {b.shape}")
+    for t in (W, b):
+        if t is not None and t._backend is not X._backend:
+            raise TypeError(f"operands: expected Tensors on one backend, got {X.backend.name} and {t.backend.name}")
+    k = X.backend.kernels
+    y = k.bias_act(X.data @ W.data, None if b is None else b.data, activation)
+    out = Tensor._from_op(y, (X, W) if b is None else (X, W, b), f"dense[{activation}]")
+
+    def backward(g):
+        ga, gb = k.act_grad_bias(y, g, activation)
+        if X.requires_grad: X._accumulate(ga @ W.data.T, fresh=True)
+        if W.requires_grad: W._accumulate(X.data.T @ ga, fresh=True)
+        if b is not None and b.requires_grad: b._accumulate(gb, fresh=True)
+    out._backward = backward
+    return out
+
+
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return loss.mean()
@@ -123,6 +169,8 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """
     target = as_tensor(target, like=input)
     _check_same_shape(input, target)
+    if reduction == "mean" and input.dtype == target.dtype and not target.requires_grad:
+        return _fused_loss(input, target, "mse_loss", input.backend.kernels.mse_value_grad)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
@@ -137,7 +185,26 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str 
     """
     target = as_tensor(target, like=input)
     _check_same_shape(input, target)
+    if reduction == "mean" and input.dtype == target.dtype and not target.requires_grad:
+        return _fused_loss(input, target, "bce_with_logits", input.backend.kernels.bce_logits_value_grad)
     return _reduce(softplus(input) - target * input, reduction)
+
+
+def _fused_loss(input: Tensor, target: Tensor, name: str, value_grad) -> Tensor:
+    """A mean loss whose value and input-gradient one kernel computes together.
+
+    The composite (e.g. ``mean((x - t)**2)``) takes four ops and four passes;
+    the kernel takes one, and the backward only scales the saved gradient.
+    Used only when the target needs no gradient (it is data); otherwise the
+    callers compose the loss from primitives.
+    """
+    value, grad = value_grad(input.data, target.data)
+    out = Tensor._from_op(input.backend.xp.asarray(value, dtype=input.dtype), (input,), name)
+
+    def backward(g):
+        input._accumulate(grad * g, fresh=True)
+    out._backward = backward
+    return out
 
 
 ACTIVATIONS = {

@@ -40,7 +40,7 @@ def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
         raise TypeError(f"operands: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
-    if type(a.data) is not type(b.data) and a.backend is not b.backend:
+    if a._backend is not b._backend:
         raise TypeError(
             f"operands: expected Tensors on one backend, got {a.backend.name} and {b.backend.name}; "
             "move one explicitly (e.g. Tensor(x.to_numpy()))"
@@ -92,8 +92,8 @@ def mul(a: Any, b: Any) -> Tensor:
     out = Tensor._from_op(a.data * b.data, (a, b), "mul")
 
     def backward(g):
-        if a.requires_grad: a._accumulate(unbroadcast(g * b.data, a.shape))
-        if b.requires_grad: b._accumulate(unbroadcast(g * a.data, b.shape))
+        if a.requires_grad: a._accumulate(unbroadcast(g * b.data, a.shape), fresh=True)
+        if b.requires_grad: b._accumulate(unbroadcast(g * a.data, b.shape), fresh=True)
     out._backward = backward
     return out
 
@@ -148,9 +148,9 @@ def matmul(a: Any, b: Any) -> Tensor:
         if b.ndim == 1: G = G[..., None]  # first, so a 0-d g (1-D @ 1-D) gains an axis before [..., None, :]
         if a.ndim == 1: G = G[..., None, :]
         if a.requires_grad:
-            a._accumulate(unbroadcast(G @ B.swapaxes(-1, -2), A.shape).reshape(a.shape))
+            a._accumulate(unbroadcast(G @ B.swapaxes(-1, -2), A.shape).reshape(a.shape), fresh=True)
         if b.requires_grad:
-            b._accumulate(unbroadcast(A.swapaxes(-1, -2) @ G, B.shape).reshape(b.shape))
+            b._accumulate(unbroadcast(A.swapaxes(-1, -2) @ G, B.shape).reshape(b.shape), fresh=True)
     out._backward = backward
     return out
 

@@ -477,28 +477,10 @@ class Adam(Optimizer):
 
     def _update(self, i: int, p: Tensor, g: Any) -> None:
         b1, b2 = self.betas
-        lr, wd = self._lr, self.weight_decay
-        if wd:
-            if self._decoupled:
-                p.data *= 1.0 - lr * wd
-            else:
-                g = g + wd * p.data  # a new array: p.grad itself stays the raw gradient
         self.param_steps[i] += 1
-        t = self.param_steps[i]
-        m, v = self.state["m"][i], self.state["v"][i]
-        xp = p.backend.xp
-        m *= b1
-        m += (1.0 - b1) * g
-        v *= b2
-        tmp = g * g
-        tmp *= 1.0 - b2
-        v += tmp
-        denom = xp.sqrt(v, out=tmp)  # reuse the g**2 scratch array
-        denom /= math.sqrt(1.0 - b2 ** t)
-        denom += self.eps
-        tmp = xp.divide(m, denom, out=denom)
-        tmp *= lr / (1.0 - b1 ** t)
-        p.data -= tmp
+        # One pass over memory on the Numba/CuPy backends; the NumPy twin is the specification.
+        p.backend.kernels.adam_update(p.data, g, self.state["m"][i], self.state["v"][i], self._lr, b1, b2,
+                                      self.eps, self.param_steps[i], self.weight_decay, self._decoupled)
 
 
 class AdamW(Adam):

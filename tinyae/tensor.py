@@ -166,7 +166,7 @@ class Tensor:
 
     __slots__ = (
         "data", "grad", "requires_grad", "op",
-        "_parents", "_backward", "_retain", "_released", "_gbuf", "__weakref__",
+        "_parents", "_bw", "_retain", "_released", "_gbuf", "_backend", "__weakref__",
     )
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
@@ -174,11 +174,12 @@ class Tensor:
         if not isinstance(requires_grad, (bool, np.bool_)):
             raise TypeError(f"requires_grad: expected bool, got {type(requires_grad).__name__}")
         self.data = _to_array(data, dtype, "data")
+        self._backend = backend_of(self.data)
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.op = ""
         self._parents: tuple[Tensor, ...] = ()
-        self._backward: Callable[[Any], None] | None = None
+        self._bw: Callable[[Any], None] | None = None
         self._retain = False
         self._released = False
         self._gbuf = None
@@ -192,9 +193,10 @@ class Tensor:
         out.data = np.asarray(data) if isinstance(data, np.generic) else data
         out.grad = None
         out.op = op
+        out._backend = parents[0]._backend
         out._retain = False
         out._released = False
-        out._backward = None
+        out._bw = None
         out._gbuf = None
         if _GradMode.enabled and any(p.requires_grad for p in parents):
             out.requires_grad = True
@@ -204,13 +206,31 @@ class Tensor:
             out._parents = ()
         return out
 
-    def _accumulate(self, grad: Any) -> None:
-        """Add ``grad`` to the gradient flowing into this node in the current pass."""
+    def _accumulate(self, grad: Any, fresh: bool = False) -> None:
+        """Add ``grad`` to the gradient flowing into this node in the current pass.
+
+        ``fresh=True`` promises that nothing else references ``grad`` (it was
+        just computed), so the first contribution is adopted without a copy.
+        """
         assert grad.shape == self.data.shape, (self.op, grad.shape, self.data.shape)
         if self._gbuf is None:
-            self._gbuf = grad.astype(self.data.dtype, copy=True)
+            if isinstance(grad, np.generic):  # NumPy reductions to 0-d return scalars
+                grad, fresh = np.asarray(grad), True
+            fresh = fresh and grad.dtype == self.data.dtype and grad.flags.writeable
+            self._gbuf = grad if fresh else grad.astype(self.data.dtype, copy=True)
         else:
             self._gbuf += grad
+
+    @property
+    def _backward(self) -> Callable[[Any], None] | None:
+        """The closure that pushes this node's gradient to its parents."""
+        return self._bw
+
+    @_backward.setter
+    def _backward(self, fn: Callable[[Any], None] | None) -> None:
+        # Ops attach a closure unconditionally; keep it only when a graph is
+        # recorded, so results computed under no_grad do not keep inputs alive.
+        self._bw = fn if self._parents else None
 
     # -- basic properties ------------------------------------------------
     @property
@@ -231,8 +251,8 @@ class Tensor:
 
     @property
     def backend(self) -> Backend:
-        """The backend that owns ``data``."""
-        return backend_of(self.data)
+        """The backend this Tensor's ops run on (see :mod:`tinyae.backend`)."""
+        return self._backend
 
     @property
     def is_leaf(self) -> bool:
@@ -267,7 +287,9 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing ``data`` that records no graph."""
-        return Tensor(self.data)
+        out = Tensor(self.data)
+        out._backend = self._backend
+        return out
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``grad = None``)."""
@@ -369,5 +391,10 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     if like is not None and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
         value, (bool, np.bool_)
     ):
-        return Tensor(like.backend.xp.asarray(value, dtype=like.dtype))
-    return Tensor(value)
+        out = Tensor(like._backend.xp.asarray(value, dtype=like.dtype))
+        out._backend = like._backend  # a constant joins its partner's backend
+        return out
+    out = Tensor(value)
+    if like is not None and like._backend.owns(out.data):
+        out._backend = like._backend
+    return out

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from tinyae.nn.module import Module
 from tinyae.optim import Optimizer
-from tinyae.tensor import Tensor, no_grad
+from tinyae.tensor import Tensor, as_tensor, no_grad
 
 __all__ = ["History", "fit_module", "evaluate_terms", "iterate_minibatches"]
 
@@ -71,7 +71,11 @@ def iterate_minibatches(n_samples: int, batch_size: int, rng: np.random.Generato
 
 def _as_batch(X: Any, idx: np.ndarray | slice, like: Tensor) -> Tensor:
     # Fancy-indexing a memmap reads only the selected rows.
-    return Tensor(like.backend.xp.asarray(X[idx], dtype=like.dtype))
+    return as_tensor(like.backend.xp.asarray(X[idx], dtype=like.dtype), like=like)
+
+
+def _is_true(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_)) and bool(value)
 
 
 def evaluate_terms(model: Module, X: Any, batch_size: int, rng: np.random.Generator) -> dict[str, float]:
@@ -126,13 +130,16 @@ def fit_module(model: Module, X: Any, *, optimizer: Optimizer, epochs: int, batc
     Raises
     ------
     FloatingPointError
-        When a loss term becomes NaN or inf, naming the epoch, step and term.
-        The weights are those of the last finite step.
+        When a loss term becomes NaN or inf, naming the epoch, step and term,
+        or when an update makes a parameter NaN or inf (the parameters are
+        checked after every step). The weights are those of the last finite step.
     """
     history = history if history is not None else History()
     monitor = "val_loss" if validation_data is not None else "loss"
     best, best_state, waited = math.inf, None, 0
     like = model.parameters()[0]
+    named = list(model.named_parameters())
+    backup = [p.data.copy() for _, p in named]  # the weights before each step, restored if it diverges
     start = len(history.epochs)
     show_bar = verbose >= 1 and sys.stderr.isatty()
     bar = tqdm(range(start, start + epochs), disable=not show_bar, desc="epochs", leave=False)
@@ -154,7 +161,21 @@ def fit_module(model: Module, X: Any, *, optimizer: Optimizer, epochs: int, batc
                 )
             optimizer.zero_grad()
             total.backward()
+            for saved, (_, p) in zip(backup, named):
+                saved[...] = p.data
             optimizer.step()
+            # A finite loss can still give an update that overflows (or a NaN
+            # hidden behind a dead relu): check the weights, not only the loss.
+            broken = [name for name, p in named if not bool(p.backend.xp.isfinite(p.data).all())]
+            if broken:
+                for saved, (_, p) in zip(backup, named):
+                    p.data[...] = saved
+                described = ", ".join(f"{k} {t.item():.6g}" for k, t in terms.items())
+                raise FloatingPointError(
+                    f"training diverged at epoch {epoch}, step {step}: the update made parameter(s) {broken} "
+                    f"non-finite (loss terms before it: {described}); the model keeps the weights of the "
+                    "last finite step (try a smaller learning_rate)"
+                )
             for key, t in terms.items():
                 sums[key] = sums.get(key, 0.0) + t.item() * len(idx)
         logs = {k: v / len(X) for k, v in sums.items()}
@@ -166,7 +187,9 @@ def fit_module(model: Module, X: Any, *, optimizer: Optimizer, epochs: int, batc
             bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "val_loss")})
         if verbose >= 2:
             print(f"epoch {epoch:4d}  " + "  ".join(f"{k} {v:.5g}" for k, v in logs.items()))
-        stop = any([cb(epoch, logs, model) is True for cb in callbacks])
+        # Call every callback (no short-circuit); True or a NumPy True (e.g. from
+        # ``logs["loss"] < np.float64(0.1)``) stops, None or other values do not.
+        stop = any([_is_true(cb(epoch, logs, model)) for cb in callbacks])
         if patience is not None:
             if logs[monitor] < best - min_delta:
                 best, best_state, waited = logs[monitor], model.state_dict(), 0

@@ -11,6 +11,8 @@ return no NaN at ``|x| = 1e4`` in float64 or ``|x| = 80`` in float32.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -46,3 +48,99 @@ def tanh_backward(y: np.ndarray, g: np.ndarray) -> np.ndarray:
 def sigmoid_backward(y: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Gradient of ``sigmoid`` from its output: ``g * y * (1 - y)``."""
     return g * y * (1.0 - y)
+
+
+# -- fused kernels for the training step -----------------------------------
+# Each is the specification of a Numba/CuPy kernel that does the same work in
+# one pass over memory. Activations are named as in tinyae.functional, with
+# their default parameters (leaky_relu slope 0.01, elu alpha 1).
+
+FUSED_ACTIVATIONS = ("linear", "identity", "relu", "sigmoid", "tanh", "leaky_relu", "elu", "softplus")
+
+
+def bias_act(a: np.ndarray, b: np.ndarray | None, activation: str) -> np.ndarray:
+    """``act(a + b)`` for a pre-activation ``a`` (n, m) and bias ``b`` (m,) or None.
+
+    ``a`` is a fresh matmul result that the caller no longer needs, so fast
+    twins may overwrite it; this reference does not.
+    """
+    z = a if b is None else a + b
+    if activation in ("linear", "identity"):
+        return z.copy() if z is a else z
+    if activation == "relu":
+        return np.maximum(z, 0)
+    if activation == "sigmoid":
+        return sigmoid(z)
+    if activation == "tanh":
+        return np.tanh(z)
+    if activation == "leaky_relu":
+        return np.where(z > 0, z, 0.01 * z)
+    if activation == "elu":
+        return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+    if activation == "softplus":
+        return softplus(z)
+    raise ValueError(f"activation: expected one of {FUSED_ACTIVATIONS}, got {activation!r}")
+
+
+def act_grad(y: np.ndarray, g: np.ndarray, activation: str) -> np.ndarray:
+    """``g * act'(x)`` written in terms of the activation's output ``y = act(x)``.
+
+    relu: 1[y > 0]; sigmoid: y(1-y); tanh: 1-y^2; leaky_relu: 1 or 0.01;
+    elu: 1 or y + 1; softplus: 1 - exp(-y) (= sigmoid(x)); linear: 1.
+    """
+    if activation in ("linear", "identity"):
+        return g.copy()
+    if activation == "relu":
+        return g * (y > 0)
+    if activation == "sigmoid":
+        return g * y * (1.0 - y)
+    if activation == "tanh":
+        return g * (1.0 - y * y)
+    if activation == "leaky_relu":
+        return g * np.where(y > 0, 1.0, 0.01).astype(y.dtype)
+    if activation == "elu":
+        return g * np.where(y > 0, 1.0, y + 1.0).astype(y.dtype)
+    if activation == "softplus":
+        return g * -np.expm1(-y)
+    raise ValueError(f"activation: expected one of {FUSED_ACTIVATIONS}, got {activation!r}")
+
+
+def act_grad_bias(y: np.ndarray, g: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(ga, gb)``: ``ga = act_grad(y, g)`` (n, m) and the bias gradient ``ga.sum(0)`` (m,)."""
+    ga = act_grad(y, g, activation)
+    return ga, ga.sum(axis=0)
+
+
+def mse_value_grad(x_hat: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """``mean((x_hat - x)**2)`` and its gradient ``2 (x_hat - x) / N`` w.r.t. ``x_hat``."""
+    diff = x_hat - x
+    return float(np.mean(diff * diff)), diff * (2.0 / diff.size)
+
+
+def bce_logits_value_grad(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """``mean(softplus(z) - y z)`` and its gradient ``(sigmoid(z) - y) / N`` w.r.t. ``z``."""
+    value = float(np.mean(softplus(z) - y * z))
+    return value, (sigmoid(z) - y) / z.size
+
+
+def adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float, beta1: float,
+                beta2: float, eps: float, t: int, weight_decay: float, decoupled: bool) -> None:
+    """One Adam/AdamW step on ``p`` in place (``m``, ``v`` updated in place).
+
+    ``g`` is left unchanged. With ``decoupled`` the decay is ``p -= lr wd p``
+    (AdamW); otherwise ``wd p`` is added to the gradient (L2, as in Adam)::
+
+        m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+        p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    """
+    if weight_decay:
+        if decoupled:
+            p *= 1.0 - lr * weight_decay
+        else:
+            g = g + weight_decay * p
+    m *= beta1
+    m += (1.0 - beta1) * g
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
+    denom = np.sqrt(v) / math.sqrt(1.0 - beta2 ** t) + eps
+    p -= (lr / (1.0 - beta1 ** t)) * m / denom

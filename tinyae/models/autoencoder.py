@@ -5,8 +5,7 @@ contractive and tied-weight autoencoders differ only in their layers and in
 the terms added to the reconstruction loss, so one module covers them all:
 
     h     = encoder(x_in)            x_in = noise(x) in training, else x
-    z     = decoder(h)               the output's pre-activation (logits)
-    x_hat = output_activation(z)
+    x_hat = output_activation(decoder(h))   (BCE scores the logits decoder(h))
     loss  = reconstruction(x_hat, x) + sparsity(h) + contractive(h, W) + weight_decay(W)
 """
 
@@ -21,9 +20,9 @@ from tinyae.nn import penalties
 from tinyae.nn.layers import Dense, Sequential, TiedDense
 from tinyae.nn.module import Module
 from tinyae.nn.noise import make_noise
-from tinyae.tensor import Tensor
+from tinyae.tensor import Tensor, as_tensor
 
-__all__ = ["AutoencoderModule", "parse_sparsity", "reconstruction_loss", "LOSSES"]
+__all__ = ["AutoencoderModule", "parse_sparsity", "reconstruction_loss", "decoder_output_activation", "LOSSES"]
 
 LOSSES = ("mse", "bce")
 
@@ -55,16 +54,20 @@ def parse_sparsity(spec: Any) -> dict[str, Any] | None:
     )
 
 
-def reconstruction_loss(kind: str, z: Tensor, x_hat: Tensor, X: Tensor, reduction: str = "mean") -> Tensor:
-    """``"mse"`` on the output ``x_hat``; ``"bce"`` on the logits ``z`` (stable).
+def reconstruction_loss(kind: str, out: Tensor, X: Tensor, per_sample: bool = False) -> Tensor:
+    """``"mse"`` of the reconstruction ``out``, or ``"bce"`` of the logits ``out`` (stable).
 
-    ``reduction="sum_features"`` sums over features and averages over samples
-    (the per-sample negative log-likelihood a VAE's ELBO needs).
+    The mean over all elements; with ``per_sample=True`` the sum over features
+    averaged over samples (the per-sample negative log-likelihood of a VAE).
     """
-    per_element = F.mse_loss(x_hat, X, "none") if kind == "mse" else F.binary_cross_entropy_with_logits(z, X, "none")
-    if reduction == "sum_features":
-        return per_element.sum() * (1.0 / X.shape[0])
-    return per_element.mean()
+    loss = F.mse_loss(out, X) if kind == "mse" else F.binary_cross_entropy_with_logits(out, X)
+    return loss * float(X.shape[1]) if per_sample else loss
+
+
+def decoder_output_activation(loss: str, output_activation: str) -> str:
+    """The last decoder layer's activation: the output activation itself for
+    MSE (fused into the layer), none for BCE (which wants logits)."""
+    return output_activation if loss == "mse" else "linear"
 
 
 def check_loss(loss: str, output_activation: str) -> None:
@@ -119,8 +122,8 @@ class AutoencoderModule(Module):
         acts = [activation] * len(hidden_sizes) + [code_activation]
         enc = [Dense(sizes[i], sizes[i + 1], acts[i], init, rng=rng, dtype=dtype) for i in range(len(acts))]
         # Decoder layer i undoes encoder layer (n-1-i); its activation is the
-        # hidden one, except the last, which emits logits for the output activation.
-        dec_acts = [activation] * len(hidden_sizes) + ["linear"]
+        # hidden one, except the last (see decoder_output_activation).
+        dec_acts = [activation] * len(hidden_sizes) + [decoder_output_activation(loss, output_activation)]
         if tied_weights:
             dec = [TiedDense(layer, a) for layer, a in zip(reversed(enc), dec_acts)]
         else:
@@ -138,6 +141,15 @@ class AutoencoderModule(Module):
             raise ValueError(
                 f"contractive: the closed-form penalty needs a one-layer encoder, got hidden_sizes={tuple(hidden_sizes)}"
             )
+        if contractive and code_activation not in penalties.CONTRACTIVE_ACTIVATIONS:
+            raise ValueError(
+                f"contractive: the closed form supports code activations {sorted(penalties.CONTRACTIVE_ACTIVATIONS)}, "
+                f"got code_activation={code_activation!r}"
+            )
+        if self.sparsity is not None and self.sparsity["kind"] == "kl" and code_activation != "sigmoid":
+            raise ValueError(
+                f"sparsity: KL sparsity needs codes in (0, 1), i.e. code_activation='sigmoid', got {code_activation!r}"
+            )
         self.contractive = float(contractive)
         self.weight_decay = float(weight_decay)
         self.noise = make_noise(noise)
@@ -146,13 +158,10 @@ class AutoencoderModule(Module):
         """The code ``h``, shape (n_samples, n_components)."""
         return self.encoder(X)
 
-    def decode_logits(self, h: Tensor) -> Tensor:
-        """The output's pre-activation ``z``, shape (n_samples, n_features)."""
-        return self.decoder(h)
-
     def decode(self, h: Tensor) -> Tensor:
-        """The reconstruction ``x_hat = output_activation(z)``."""
-        return self._out(self.decode_logits(h))
+        """The reconstruction ``x_hat``, shape (n_samples, n_features)."""
+        out = self.decoder(h)
+        return out if self.loss == "mse" else self._out(out)
 
     def forward(self, X: Tensor) -> Tensor:
         return self.decode(self.encode(X))
@@ -167,10 +176,9 @@ class AutoencoderModule(Module):
         if self.training and self.noise is not None:
             if rng is None:
                 raise ValueError("rng: expected a numpy.random.Generator to draw input noise, got None")
-            X_in = Tensor(self.noise(X.data, rng))
+            X_in = as_tensor(self.noise(X.data, rng), like=X)
         h = self.encode(X_in)
-        z = self.decode_logits(h)
-        terms = {"reconstruction": reconstruction_loss(self.loss, z, self._out(z), X)}
+        terms = {"reconstruction": reconstruction_loss(self.loss, self.decoder(h), X)}
         if self.sparsity is not None and self.sparsity["kind"] == "l1":
             terms["sparsity"] = penalties.l1_activity(h, self.sparsity["weight"])
         elif self.sparsity is not None:

@@ -19,11 +19,11 @@ import numpy as np
 
 from tinyae import ops
 from tinyae import functional as F
-from tinyae.models.autoencoder import check_loss, reconstruction_loss
+from tinyae.models.autoencoder import check_loss, decoder_output_activation, reconstruction_loss
 from tinyae.nn import penalties
 from tinyae.nn.layers import Dense, Sequential
 from tinyae.nn.module import Module
-from tinyae.tensor import Tensor
+from tinyae.tensor import Tensor, as_tensor
 
 __all__ = ["VAEModule"]
 
@@ -67,7 +67,7 @@ class VAEModule(Module):
         self.mu_head = Dense(width, n_components, "linear", "glorot_uniform", rng=rng, dtype=dtype)
         self.logvar_head = Dense(width, n_components, "linear", "glorot_uniform", rng=rng, dtype=dtype)
         rs = [n_components, *reversed(hidden_sizes), n_features]
-        acts = [activation] * len(hidden_sizes) + ["linear"]
+        acts = [activation] * len(hidden_sizes) + [decoder_output_activation(loss, output_activation)]
         self.decoder = Sequential(*[Dense(rs[i], rs[i + 1], acts[i], init, rng=rng, dtype=dtype)
                                     for i in range(len(acts))])
         self.output_activation = output_activation
@@ -86,10 +86,12 @@ class VAEModule(Module):
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
         eps = mu.backend.xp.asarray(rng.standard_normal(mu.shape), dtype=mu.dtype)
-        return mu + ops.exp(logvar * 0.5) * Tensor(eps)
+        return mu + ops.exp(logvar * 0.5) * as_tensor(eps, like=mu)
 
     def decode(self, z: Tensor) -> Tensor:
-        return self._out(self.decoder(z))
+        """The reconstruction for latent points ``z``, shape (n_samples, n_features)."""
+        out = self.decoder(z)
+        return out if self.loss == "mse" else self._out(out)
 
     def forward(self, X: Tensor) -> Tensor:
         """Deterministic reconstruction through the posterior mean ``z = mu``."""
@@ -100,6 +102,6 @@ class VAEModule(Module):
         if rng is None:
             raise ValueError("rng: expected a numpy.random.Generator to sample z, got None")
         mu, logvar = self.encode(X)
-        z_logits = self.decoder(self.reparameterize(mu, logvar, rng))
-        recon = reconstruction_loss(self.loss, z_logits, self._out(z_logits), X, "sum_features")
+        out = self.decoder(self.reparameterize(mu, logvar, rng))
+        recon = reconstruction_loss(self.loss, out, X, per_sample=True)
         return {"reconstruction": recon, "kl": penalties.gaussian_kl(mu, logvar) * self.beta}

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyae.functional import get_activation
+from tinyae.functional import dense, get_activation
 from tinyae.nn.init import get_initializer
 from tinyae.nn.module import Module, Parameter
 from tinyae.tensor import Tensor
@@ -70,7 +70,7 @@ class Dense(Module):
         return a + self.b if self.b is not None else a
 
     def forward(self, X: Tensor) -> Tensor:
-        return self._act(self.pre_activation(X))
+        return dense(X, self.W, self.b, self.activation)
 
     def extra_repr(self) -> str:
         return f"{self.n_in} -> {self.n_out}, activation={self.activation!r}, init={self.init!r}"
@@ -106,7 +106,7 @@ class TiedDense(Module):
         return a + self.b if self.b is not None else a
 
     def forward(self, X: Tensor) -> Tensor:
-        return self._act(self.pre_activation(X))
+        return dense(X, self.W.T, self.b, self.activation)
 
     def extra_repr(self) -> str:
         return f"{self.n_in} -> {self.n_out}, tied, activation={self.activation!r}"

@@ -117,18 +117,20 @@ class Module:
         KeyError
             If a parameter is missing from ``state`` or ``state`` has extra keys.
         ValueError
-            If an array's shape differs from the parameter's.
+            If an array's shape differs from the parameter's (nothing is copied then).
         """
         own = dict(self.named_parameters())
         missing = sorted(set(own) - set(state))
         extra = sorted(set(state) - set(own))
         if missing or extra:
             raise KeyError(f"state: expected keys {sorted(own)}, missing {missing}, unexpected {extra}")
+        values = {name: np.asarray(state[name]) for name in own}
+        # Check every shape before copying anything, so a bad state leaves the module as it was.
         for name, p in own.items():
-            value = np.asarray(state[name])
-            if value.shape != p.shape:
-                raise ValueError(f"state[{name!r}]: expected shape {p.shape}, got {value.shape}")
-            p.data[...] = p.backend.xp.asarray(value, dtype=p.dtype)
+            if values[name].shape != p.shape:
+                raise ValueError(f"state[{name!r}]: expected shape {p.shape}, got {values[name].shape}")
+        for name, p in own.items():
+            p.data[...] = p.backend.xp.asarray(values[name], dtype=p.dtype)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}("]
