@@ -16,6 +16,8 @@ from tinyae.base import NotFittedError
 from tinyae.estimators import Autoencoder, VariationalAutoencoder
 from tinyae.models import AutoencoderModule, VAEModule
 from tinyae.training import History, fit_module
+from tinyae.checkpoint import CheckpointError, load, save
+from tinyae.backend import current_backend, set_backend, use_backend
 
 __version__ = "0.1.0"
 
@@ -25,5 +27,6 @@ __all__ = [
     "gradcheck", "GradcheckError", "draw_graph", "to_dot",
     "get_backend", "backend_of", "available_backends",
     "nn", "optim", "Autoencoder", "VariationalAutoencoder", "AutoencoderModule", "VAEModule",
-    "History", "fit_module", "NotFittedError",
+    "History", "fit_module", "NotFittedError", "load", "save", "CheckpointError",
+    "set_backend", "use_backend", "current_backend",
 ]

@@ -10,6 +10,8 @@ The fitted module stays inspectable: ``ae.model_`` (layers and weights),
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,7 +20,7 @@ from tinyae.base import BaseEstimator, check_is_fitted, check_random_state, vali
 from tinyae.models.autoencoder import AutoencoderModule
 from tinyae.models.vae import VAEModule
 from tinyae.nn.module import Module
-from tinyae.optim import get_optimizer
+from tinyae.optim import OPTIMIZERS, get_optimizer
 from tinyae.tensor import as_tensor, no_grad
 from tinyae.training import evaluate_terms, fit_module
 
@@ -50,7 +52,10 @@ class _AutoencoderBase(BaseEstimator):
 
     def _validate(self, X: Any, reset: bool) -> np.ndarray:
         n = None if reset else self.n_features_in_
-        return validate_X(X, "X", self._dtype(), n, type(self).__name__)
+        X = validate_X(X, "X", self._dtype(), n, type(self).__name__)
+        if self.loss == "bce" and not isinstance(X, np.memmap) and (X.min() < 0 or X.max() > 1):
+            raise ValueError(f"X: loss='bce' expects values in [0, 1], got range [{X.min():.4g}, {X.max():.4g}]")
+        return X
 
     def _build(self, n_features: int, rng: np.random.Generator) -> Module:
         raise NotImplementedError
@@ -69,8 +74,12 @@ class _AutoencoderBase(BaseEstimator):
         X = self._validate(X, reset=True)
         epochs = _positive_int(self.epochs, "epochs")
         batch_size = _positive_int(self.batch_size, "batch_size")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate: expected a positive number, got {self.learning_rate!r}")
+        lr = self.learning_rate
+        if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, Real) or not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"learning_rate: expected a positive finite number, got {lr!r}")
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+        patience = _positive_int(self.n_iter_no_change, "n_iter_no_change") if self.early_stopping else None
         rng = check_random_state(self.random_state)
         model = self._build(X.shape[1], rng)
         optimizer = get_optimizer(self.optimizer, model.parameters(), lr=float(self.learning_rate))
@@ -88,15 +97,45 @@ class _AutoencoderBase(BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.model_ = model
         self.optimizer_ = optimizer
+        self.rng_ = rng
+        self.history_ = None
+        return self._train(train, epochs, batch_size, val, patience)
+
+    def _train(self, X: Any, epochs: int, batch_size: int, val: Any, patience: int | None) -> _AutoencoderBase:
         self.history_ = fit_module(
-            model, train, optimizer=optimizer, epochs=epochs, batch_size=min(batch_size, len(train)), rng=rng,
-            validation_data=val, patience=_positive_int(self.n_iter_no_change, "n_iter_no_change") if self.early_stopping else None,
-            min_delta=float(self.tol), callbacks=self.callbacks or (), verbose=int(self.verbose),
+            self.model_, X, optimizer=self.optimizer_, epochs=epochs, batch_size=min(batch_size, len(X)),
+            rng=self.rng_, validation_data=val, patience=patience, min_delta=float(self.tol),
+            callbacks=self.callbacks or (), verbose=int(self.verbose), history=self.history_,
         )
         self.n_iter_ = len(self.history_.epochs)
         self.loss_ = self.history_["loss"][-1]
-        model.eval()
+        self.model_.eval()
         return self
+
+    def resume_fit(self, X: Any, epochs: int | None = None, validation_data: Any = None) -> _AutoencoderBase:
+        """Train a fitted (or loaded) estimator for ``epochs`` more epochs.
+
+        Continues with the same optimizer state and random generator, so
+        ``fit`` for 10 epochs equals ``fit`` for 5, :meth:`save`,
+        :func:`tinyae.load` and ``resume_fit`` for 5, bit for bit on the NumPy
+        backend. The history is extended. Early stopping is not applied here
+        (its held-out split belongs to the first fit); pass
+        ``validation_data`` to keep scoring a validation set.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        epochs = _positive_int(self.epochs if epochs is None else epochs, "epochs")
+        val = None
+        if validation_data is not None:
+            val = validate_X(validation_data, "validation_data", self._dtype(), X.shape[1], type(self).__name__)
+        self.model_.train()
+        return self._train(X, epochs, _positive_int(self.batch_size, "batch_size"), val, None)
+
+    def save(self, path: Any) -> None:
+        """Write a safe checkpoint (.npz + JSON header, no pickle); see :func:`tinyae.load`."""
+        from tinyae.checkpoint import save
+
+        save(self, path)
 
     def _batched(self, fn: Any, A: np.ndarray) -> np.ndarray:
         """Apply ``fn`` (Tensor -> Tensor) to row blocks of ``A`` without recording a graph."""
@@ -219,12 +258,6 @@ class Autoencoder(_AutoencoderBase):
             sparsity=self.sparsity, contractive=float(self.contractive), weight_decay=float(self.weight_decay),
             noise=self.noise, init=self.init, rng=rng, dtype=self._dtype(),
         )
-
-    def _validate(self, X: Any, reset: bool) -> np.ndarray:
-        X = super()._validate(X, reset)
-        if self.loss == "bce" and not isinstance(X, np.memmap) and (X.min() < 0 or X.max() > 1):
-            raise ValueError(f"X: loss='bce' expects values in [0, 1], got range [{X.min():.4g}, {X.max():.4g}]")
-        return X
 
     def transform(self, X: Any) -> np.ndarray:
         """The code ``h`` of each row: shape (n_samples, n_components)."""

@@ -178,8 +178,8 @@ def _check_full(fn, xs, f0, eps, atol, rtol) -> None:
         if excess.size and excess.max() > 0:
             o, j = np.unravel_index(np.argmax(excess), excess.shape)
             a, n = float(analytic[i][o, j]), float(numeric[o, j])
-            out_idx = np.unravel_index(o, f0.shape)
-            in_idx = np.unravel_index(j, x.shape)
+            out_idx = tuple(int(k) for k in np.unravel_index(o, f0.shape))
+            in_idx = tuple(int(k) for k in np.unravel_index(j, x.shape))
             raise _fail(i, (out_idx, in_idx), a, n, atol + rtol * abs(n),
                         f"d out{list(out_idx)} / d input{list(in_idx)}")
 

@@ -126,7 +126,10 @@ def pow(a: Tensor, p: float) -> Tensor:
     out = Tensor._from_op(a.data ** p, (a,), "pow")
 
     def backward(g):
-        a._accumulate(g * p * a.data ** (p - 1.0))
+        if p == 0.0:  # d/dx x**0 = 0 everywhere, also at x = 0 where x**-1 is inf
+            a._accumulate(a.backend.xp.zeros_like(a.data), fresh=True)
+            return
+        a._accumulate(g * p * a.data ** (p - 1.0), fresh=True)
     out._backward = backward
     return out
 
@@ -219,7 +222,9 @@ def transpose(a: Tensor, *axes: Any) -> Tensor:
     """Permute axes (reverse them when none are given)."""
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
-    perm = tuple(range(a.ndim))[::-1] if not axes else tuple(int(x) % builtins.max(a.ndim, 1) for x in axes)
+    if any(not isinstance(x, (int, np.integer)) or not -a.ndim <= x < a.ndim for x in axes):
+        raise ValueError(f"axes: expected integers in [{-a.ndim}, {a.ndim}), got {axes!r}")
+    perm = tuple(range(a.ndim))[::-1] if not axes else tuple(int(x) % a.ndim for x in axes)
     if sorted(perm) != list(range(a.ndim)):
         raise ValueError(f"axes: expected a permutation of {list(range(a.ndim))}, got {axes!r}")
     out = Tensor._from_op(a.data.transpose(perm), (a,), "transpose")

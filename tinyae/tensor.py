@@ -357,7 +357,17 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"grad: expected shape {self.shape}, got {grad.shape}")
         order = self.topological_order()
-        self._accumulate(grad)
+        try:
+            self._accumulate(grad)
+            self._sweep(order, retain_graph)
+        finally:
+            # If a backward closure raised, drop half-filled buffers so the
+            # next backward does not add them in.
+            for node in order:
+                node._gbuf = None
+
+    @staticmethod
+    def _sweep(order: list[Tensor], retain_graph: bool) -> None:
         # Each node's in-flight gradient (_gbuf) is complete once every node
         # after it in topological order has run, so one reverse sweep suffices.
         for node in reversed(order):

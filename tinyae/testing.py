@@ -66,6 +66,7 @@ def arrays(
     dtype: Any = np.float64,
     min_value: float = -10.0,
     max_value: float = 10.0,
+    allow_subnormal: bool = True,
 ) -> st.SearchStrategy:
     """Finite float arrays with every element in ``[min_value, max_value]``.
 
@@ -76,6 +77,9 @@ def arrays(
     dtype : {float64, float32}
     min_value, max_value : float
         Bounds on the elements (rounded inwards to ``dtype``).
+    allow_subnormal : bool, default True
+        Whether tiny subnormal values (e.g. ``5e-324``) may appear; switch them
+        off when comparing with a reference that mishandles them.
 
     Returns
     -------
@@ -89,7 +93,9 @@ def arrays(
         raise ValueError(f"min_value: expected <= max_value, got {min_value} > {max_value}")
     lo = _representable(min_value, dtype, max_value)
     hi = _representable(max_value, dtype, min_value)
-    elements = st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=8 * dtype.itemsize)
+    elements = st.floats(
+        lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=allow_subnormal, width=8 * dtype.itemsize
+    )
     return hnp.arrays(dtype, shapes() if shape is None else shape, elements=elements)
 
 
