@@ -24,8 +24,8 @@ from tinyae.optim import SGD, Adam
 def unit_data(n=60, d=8, seed=0):
     """``n`` samples of ``d`` features in [0, 1] with low-rank structure (a compressible toy set)."""
     rng = np.random.default_rng(seed)
-    Z = rng.standard_normal((n, 2))
     A = rng.standard_normal((2, d))
+    Z = rng.standard_normal((n, 2))
     return 1.0 / (1.0 + np.exp(-(Z @ A + 0.1 * rng.standard_normal((n, d)))))
 
 
@@ -108,7 +108,7 @@ def test_pipeline_with_classifier_on_digits(digits):
     assert pred.shape == y_test.shape
     accuracy = pipe.score(X_test, y_test)
     assert accuracy == pytest.approx(np.mean(pred == y_test))
-    assert accuracy > 0.85, f"held-out accuracy of AE(16 codes) + logistic regression: {accuracy:.3f} (chance 0.1)"
+    assert accuracy > 0.9, f"held-out accuracy of AE(16 codes) + logistic regression: {accuracy:.3f} (chance 0.1)"
     assert pipe.named_steps["ae"].transform(X_test).shape == (len(X_test), 16)
 
     cloned = clone(pipe)
@@ -127,6 +127,23 @@ def test_clone_keeps_params_and_drops_fit():
         assert not hasattr(cloned, "model_") and not hasattr(cloned, "history_")
         cloned.fit(unit_data())
         assert_same_weights(cloned, est)
+
+
+@pytest.mark.parametrize("make", [small_ae, small_vae], ids=["Autoencoder", "VariationalAutoencoder"])
+def test_fitted_estimator_pickles(make):
+    import pickle
+
+    X = unit_data()
+    est = make(noise=("masking", 0.2)) if make is small_ae else make()
+    est.fit(X)
+    restored = pickle.loads(pickle.dumps(est))
+    assert restored.get_params().keys() == est.get_params().keys()
+    np.testing.assert_array_equal(restored.transform(X), est.transform(X))
+    np.testing.assert_array_equal(restored.reconstruct(X), est.reconstruct(X))
+    assert restored.history_.history == est.history_.history
+    assert restored.score(X) == est.score(X)
+    # An unfitted one, too.
+    assert pickle.loads(pickle.dumps(make())).get_params() == make().get_params()
 
 
 def test_grid_search_over_n_components(digits):
@@ -376,7 +393,8 @@ def weights_differ_state(a, b):
 
 
 def test_early_stopping_natural_plateau_with_validation_data():
-    X, V = unit_data(n=120, seed=0), unit_data(n=40, seed=0)[::-1].copy()
+    data = unit_data(n=160)
+    X, V = data[:120], data[120:]
     est = small_ae(learning_rate=3e-2, epochs=400, early_stopping=True, n_iter_no_change=5, tol=1e-4,
                    batch_size=32)
     est.fit(X, validation_data=V)

@@ -198,6 +198,11 @@ def _fused_loss(input: Tensor, target: Tensor, name: str, value_grad) -> Tensor:
     Used only when the target needs no gradient (it is data); otherwise the
     callers compose the loss from primitives.
     """
+    if target._backend is not input._backend:  # as ops._pair does for the composite path
+        raise TypeError(
+            f"operands: expected Tensors on one backend, got {input.backend.name} and {target.backend.name}; "
+            "move one explicitly (e.g. Tensor(x.to_numpy()))"
+        )
     value, grad = value_grad(input.data, target.data)
     out = Tensor._from_op(input.backend.xp.asarray(value, dtype=input.dtype), (input,), name)
 

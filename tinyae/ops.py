@@ -261,7 +261,14 @@ def getitem(a: Tensor, index: Any) -> Tensor:
 def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     if not isinstance(tensors, (list, tuple)) or not tensors:
         raise ValueError(f"tensors: expected a non-empty list of Tensors, got {tensors!r}")
-    ts = [as_tensor(t) for t in tensors]
+    like = next((t for t in tensors if isinstance(t, Tensor)), None)
+    ts = [as_tensor(t, like=like) for t in tensors]  # arrays join the Tensors' backend, as in _pair
+    for t in ts[1:]:
+        if t._backend is not ts[0]._backend:
+            raise TypeError(
+                f"tensors: expected Tensors on one backend, got {ts[0].backend.name} and {t.backend.name}; "
+                "move one explicitly (e.g. Tensor(x.to_numpy()))"
+            )
     xp = ts[0].backend.xp
     data = xp.concatenate([t.data for t in ts], axis=axis)
     out = Tensor._from_op(data, tuple(ts), "concatenate")

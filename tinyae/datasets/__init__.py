@@ -1,0 +1,2 @@
+"""Data sets for the examples and tests: scikit-learn's digits, natural-image
+patches, toy manifolds and synthetic inelastic-neutron-scattering spectra."""
