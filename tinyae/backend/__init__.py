@@ -64,6 +64,11 @@ class Backend:
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
 
+    def __reduce__(self):
+        # Pickle (used by scikit-learn's clone/joblib, never by tinyae's own
+        # checkpoints) stores the name; unpickling looks the backend up again.
+        return (_load, (self.name,))
+
     def owns(self, array: Any) -> bool:
         """Whether ``array`` lives where this backend computes."""
         if self.device == "gpu":

@@ -1,0 +1,129 @@
+"""Training steps per second of a tiny autoencoder, where per-op overhead is everything.
+
+The 64-16-64 autoencoder (sigmoid or ReLU code layer, sigmoid output, MSE,
+float32, Adam lr 1e-3) at batch 32: the matrix products take microseconds,
+so this measures what each engine spends around them. Implementations:
+tinyae on the Numba and NumPy backends, PyTorch CPU (if it imports), and the
+step written out by hand with tinyae's Numba kernels and with its NumPy
+reference kernels (no autodiff), plus the np.matmul-only GEMM floor.
+
+    .venv/bin/python benchmarks/small_model.py            # full run (~1 min)
+    .venv/bin/python benchmarks/small_model.py --quick    # smoke test (noisy)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import _common as C
+
+NAMES = {
+    "gemm": "GEMM floor (np.matmul only)",
+    "numba": "tinyae numba",
+    "numpy": "tinyae numpy",
+    "torch": "PyTorch CPU",
+    "hand_numba": "hand-written, numba kernels",
+    "hand_numpy": "hand-written, numpy kernels",
+}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--activation", default="sigmoid,relu", help="code-layer activations to run (default %(default)s)")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=None, help="timed steps per cell (default: --target-seconds per cell)")
+    p.add_argument("--target-seconds", type=float, default=1.5)
+    p.add_argument("--min-steps", type=int, default=50)
+    p.add_argument("--max-steps", type=int, default=200_000)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--settle", type=float, default=0.2)
+    p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--quick", action="store_true", help="smoke test: few steps (noisy numbers)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.target_seconds, args.min_steps, args.max_steps = 0.05, 5, 500
+        args.rounds, args.settle = 2, 0.02
+    args.activation = [a.strip() for a in args.activation.split(",") if a.strip()]
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    load0 = C.loadavg()
+    torch, torch_why = (None, "--no-torch") if args.no_torch else C.try_import("torch")
+    nk, nk_why = C.numba_kernels_or_none()
+    from tinyae.backend import numpy_kernels
+
+    B = args.batch
+    cells = {}
+    agreement = []
+    archs = {}
+    for act in args.activation:
+        arch = archs[act] = C.Arch(64, 16, (), activation=act)
+        X = C.make_data(arch, B)
+        steps = {}
+        if nk is not None:
+            steps["numba"] = C.tinyae_step(arch, "numba", X)
+        steps["numpy"] = C.tinyae_step(arch, "numpy", X)
+        if torch is not None:
+            steps["torch"] = C.torch_step(torch, arch, X)
+        if nk is not None:
+            steps["hand_numba"] = C.hand_step(arch, nk, X)
+        steps["hand_numpy"] = C.hand_step(arch, numpy_kernels, X)
+        agreement.append((act, *C.check_agreement(steps, "numpy")))
+        cells[(act, "gemm")] = C.gemm_floor_step(arch, B)
+        for name, fn in steps.items():
+            cells[(act, name)] = fn
+
+    times = C.round_robin(cells, steps=args.steps, target_s=args.target_seconds, rounds=args.rounds,
+                          settle_s=args.settle, min_steps=args.min_steps, max_steps=args.max_steps)
+    med = {k: C.median(v) for k, v in times.items()}
+
+    rows, verdicts = [], []
+    for act in args.activation:
+        torch_t = med.get((act, "torch"))
+        hand_t = med.get((act, "hand_numba"))
+        for name in NAMES:
+            key = (act, name)
+            if key not in med:
+                continue
+            t = med[key]
+            to_torch = torch_t / t if torch_t else None
+            target = ""
+            if name == "numba":
+                if to_torch is None:
+                    target = "≥5× torch: n/a"
+                else:
+                    verdicts.append(to_torch >= 5)
+                    target = f"≥5× torch: {'PASS' if to_torch >= 5 else 'FAIL'}"
+            rows.append([f"{archs[act]} {act}", NAMES[name], C.fmt_rate(1 / t), f"{t * 1e6:.0f}",
+                         f"{100 * C.spread(times[key]):.0f} %", len(times[key]), C.fmt_ratio(to_torch),
+                         C.fmt_ratio(hand_t / t if hand_t else None), target])
+
+    print(f"### Small model: 64-16-64 autoencoder at batch {B} (sigmoid output, MSE, float32, Adam lr 1e-3)\n")
+    C.print_table(["model", "implementation", "steps/s", "µs/step", "IQR", "n", "torch/this", "hand-numba/this",
+                   "target"], rows, align="llrrrrrrl")
+    print()
+    pool_launched, pool_text = C.numba_pool_status()
+    print(f"- medians of n timed steps per cell, cells interleaved round-robin in one process "
+          f"({args.rounds} rounds, {args.settle} s settle before each block); IQR = interquartile range / median.")
+    print("- X/this = median time of X / median time of this row (> 1: this row is faster). "
+          "GEMM floor: only the step's 5 matrix products through np.matmul into preallocated outputs.")
+    print(f"- target (from the issue): tinyae numba >= 5x PyTorch steps/s. Result: {sum(verdicts)}/{len(verdicts)} PASS.")
+    print(f"- relapse check: Numba parallel thread pool after all runs: {pool_text} "
+          f"-- {'FAIL' if pool_launched else 'PASS' if pool_launched is not None else 'n/a'}.")
+    for act, text, _ in agreement:
+        print(f"- sanity ({act}): {text}.")
+    if torch is None:
+        print(f"- skipped: PyTorch ({torch_why}).")
+    if nk is None:
+        print(f"- skipped: Numba backend ({nk_why}).")
+    print(f"- {C.load_line(load0)}" + (" (--quick: smoke-test numbers, not results)" if args.quick else ""))
+    print(f"- machine: {C.machine_line(torch)}")
+    print(f"- command: `{C.command_line()}`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,672 @@
+"""Backends: kernels against their NumPy twins, cross-backend parity, and the switch.
+
+The NumPy kernels in :mod:`tinyae.backend.numpy_kernels` are the
+specification. Here every Numba kernel is checked against its twin on
+generated shapes, values (up to +-80 in float32 and +-1e4 in float64, where a
+naive ``exp`` overflows) and memory layouts; then every catalog op, every
+model and a short training run must give the same numbers on the ``"numba"``
+and ``"numpy"`` backends.
+
+The CuPy kernels cannot run without a GPU, so they are checked here too, on
+the CPU: a stand-in ``cupy`` module compiles the very C++ bodies of
+:mod:`tinyae.backend.cupy_kernels` with the host compiler (no contraction of
+``a * b + c``, as on the GPU with ``--fmad=false``) and runs them with the
+semantics of ``cupy.ElementwiseKernel`` and ``cupy.ReductionKernel``. That
+tests our kernels' formulas and the Python around them, not CuPy itself;
+``tests/test_cupy.py`` does that on a GPU.
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import importlib.util
+import inspect
+import math
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import types
+
+import numpy as np
+import pytest
+from catalog import CATALOG, example_inputs
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinyae as ta
+from tinyae import backend as backend_mod
+from tinyae import functional as F
+from tinyae.backend import numpy_kernels as ref
+from tinyae.backend import use_backend
+from tinyae.models import AutoencoderModule, VAEModule
+from tinyae.optim import Adam
+from tinyae.training import fit_module
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ACTS = ref.FUSED_ACTIVATIONS
+DTYPES = [np.float32, np.float64]
+BIG = {np.float32: 80.0, np.float64: 1e4}  # exp(BIG) overflows; the stable kernels must not
+
+
+@pytest.fixture(autouse=True)
+def _restore_backend():
+    """Tests may switch the current backend; put it back afterwards."""
+    saved = backend_mod._State.current
+    yield
+    backend_mod._State.current = saved
+
+
+# == a stand-in for cupy that runs the CuPy kernels' C++ bodies on the CPU ====================
+
+def _params(spec: str) -> list[tuple[str, str]]:
+    return [tuple(p.split()) for p in spec.split(",")]
+
+
+class _HostKernels:
+    """Compiles the kernels created so far into one shared library, on first use."""
+
+    def __init__(self, workdir: pathlib.Path) -> None:
+        self.workdir = workdir
+        self.pending: list = []
+        self.libs: list = []
+
+    def register(self, kernel) -> None:
+        self.pending.append(kernel)
+
+    def function(self, kernel, dtype):
+        if kernel in self.pending:
+            self._compile()
+        return getattr(kernel.lib, f"{kernel.name}_{np.dtype(dtype).name}")
+
+    def _compile(self) -> None:
+        kernels, self.pending = self.pending, []
+        preamble = {k.preamble for k in kernels}
+        assert len(preamble) == 1
+        lines = ["#include <cmath>", "using std::exp; using std::fabs; using std::log1p; using std::expm1;",
+                 "using std::tanh; using std::sqrt;", "#define __device__", "#define __forceinline__ inline",
+                 preamble.pop()]
+        for k in kernels:
+            for ctype, dtype in (("float", "float32"), ("double", "float64")):
+                lines.append(k.source(ctype, dtype))
+        n = len(self.libs)
+        cpp, lib = self.workdir / f"k{n}.cpp", self.workdir / f"k{n}.so"
+        cpp.write_text("\n".join(lines))
+        subprocess.run(["g++", "-O1", "-std=c++14", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC",
+                        "-o", str(lib), str(cpp)], check=True, capture_output=True)
+        handle = ctypes.CDLL(str(lib))
+        self.libs.append(handle)
+        for k in kernels:
+            k.lib = handle
+
+
+class _ElementwiseKernel:
+    """``cupy.ElementwiseKernel`` semantics on NumPy arrays: ``T`` unifies the array
+    arguments' dtype, scalars are cast to their parameter's type, arrays broadcast,
+    outputs given as arguments are read and updated in place."""
+
+    def __init__(self, in_params, out_params, operation, name="kernel", preamble="", options=(), host=None):
+        assert "--fmad=false" in options, "kernels must not contract a * b + c"
+        self.ins, self.outs = _params(in_params), _params(out_params)
+        self.body, self.name, self.preamble, self.host = operation, name, preamble, host
+        host.register(self)
+
+    def source(self, ctype, dtype):
+        decls = [f"const T& {n} = ((const T*)arrays[{i}])[i];" if t == "T" else "" for i, (t, n) in enumerate(self.ins)]
+        decls = [f"const T& {n} = ((const T*)arrays[{i}])[i];" for i, (_, n) in enumerate(self.ins)]
+        scalars = [f"const T {n} = (T)scalars[{i}];" for i, (_, n) in enumerate(self.ins)]
+        outs = [f"T& {n} = ((T*)arrays[{len(self.ins) + i}])[i];" for i, (_, n) in enumerate(self.outs)]
+        # each input is an array or a scalar; the caller says which with a bit mask
+        pick = []
+        for i, (d, s) in enumerate(zip(decls, scalars)):
+            name = self.ins[i][1]
+            pick.append(f"T {name}_v = (mask >> {i} & 1) ? ((const T*)arrays[{i}])[i] : (T)scalars[{i}]; "
+                        f"const T& {name} = {name}_v;")
+        return (f'extern "C" void {self.name}_{dtype}(void** arrays, const double* scalars, long mask, long n) {{\n'
+                f"  typedef {ctype} T;\n  for (long i = 0; i < n; ++i) {{\n    " + "\n    ".join(pick + outs)
+                + f"\n    {self.body}\n  }}\n}}")
+
+    def __call__(self, *args):
+        nin = len(self.ins)
+        assert len(args) in (nin, nin + len(self.outs))
+        for a in args:
+            if not isinstance(a, (np.ndarray, int, float, np.generic)):
+                raise TypeError(f"Unsupported type {type(a)}")
+        dtypes = {a.dtype for a in args if isinstance(a, np.ndarray)}
+        if len(dtypes) != 1:
+            raise TypeError(f"Type is mismatched: {dtypes}")
+        dtype = dtypes.pop()
+        shape = np.broadcast_shapes(*[a.shape for a in args if isinstance(a, np.ndarray)])
+        ins = [np.array(np.broadcast_to(a, shape), order="C") if isinstance(a, np.ndarray) else a for a in args[:nin]]
+        given_outs = list(args[nin:])
+        for out in given_outs:
+            if out.shape != shape:
+                raise ValueError("Out shape is mismatched")
+        outs = [np.array(o, order="C") for o in given_outs] or [np.empty(shape, dtype) for _ in self.outs]
+        if math.prod(shape):
+            arrays = (ctypes.c_void_p * (len(ins) + len(outs)))(
+                *[a.ctypes.data if isinstance(a, np.ndarray) else 0 for a in ins], *[o.ctypes.data for o in outs])
+            scalars = (ctypes.c_double * len(ins))(*[0.0 if isinstance(a, np.ndarray) else float(a) for a in ins])
+            mask = sum(1 << i for i, a in enumerate(ins) if isinstance(a, np.ndarray))
+            self.host.function(self, dtype)(arrays, scalars, ctypes.c_long(mask), ctypes.c_long(math.prod(shape)))
+        for target, result in zip(given_outs, outs):
+            target[...] = result
+        result = given_outs or outs
+        return result[0] if len(result) == 1 else tuple(result)
+
+
+class _ReductionKernel(_ElementwiseKernel):
+    """``cupy.ReductionKernel`` for a sum over all elements into one float64 output."""
+
+    def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name,
+                 reduce_type=None, preamble="", options=(), host=None):
+        assert (reduce_expr, identity, reduce_type) == ("a + b", "0", "double")
+        assert _params(out_params) == [("float64", "total")] and post_map_expr == "total = a"
+        super().__init__(in_params, "T unused", f"total += (double)({map_expr});", name, preamble, options, host)
+
+    def source(self, ctype, dtype):
+        src = super().source(ctype, dtype).replace("void** arrays", "double* out, void** arrays")
+        src = src.replace("for (long i", "double total = 0;\n  for (long i")
+        return src.rstrip("}") + "}\n  *out = total;\n}"
+
+    def __call__(self, *args):
+        args = [np.array(np.broadcast_to(a, np.broadcast_shapes(*[b.shape for b in args])), order="C") for a in args]
+        if len({a.dtype for a in args}) != 1:
+            raise TypeError("Type is mismatched")
+        total = ctypes.c_double(0.0)
+        n = args[0].size
+        if n:
+            arrays = (ctypes.c_void_p * (len(args) + 1))(*[a.ctypes.data for a in args], 0)
+            scalars = (ctypes.c_double * len(args))()
+            fn = self.host.function(self, args[0].dtype)
+            fn(ctypes.byref(total), arrays, scalars, ctypes.c_long((1 << len(args)) - 1), ctypes.c_long(n))
+        return np.array(total.value)
+
+
+@pytest.fixture(scope="module")
+def cupy_on_cpu():
+    """:mod:`tinyae.backend.cupy_kernels` loaded against the stand-in ``cupy``."""
+    if shutil.which("g++") is None:
+        pytest.skip("no C++ compiler (g++) to run the CuPy kernels' sources on the CPU")
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="tinyae-cupy-on-cpu-"))
+    host = _HostKernels(workdir)
+    fake = types.ModuleType("cupy")
+    fake.ElementwiseKernel = lambda *a, **kw: _ElementwiseKernel(*a, host=host, **kw)
+    fake.ReductionKernel = lambda *a, **kw: _ReductionKernel(*a, host=host, **kw)
+    saved = sys.modules.get("cupy")
+    sys.modules["cupy"] = fake
+    try:
+        spec = importlib.util.spec_from_file_location("_tinyae_cupy_kernels_on_cpu",
+                                                      ROOT / "tinyae/backend/cupy_kernels.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        if saved is None:
+            del sys.modules["cupy"]
+        else:
+            sys.modules["cupy"] = saved
+    for act in ACTS:  # create every kernel now, so that one compiler run builds them all
+        module._act_kernel(act, True), module._act_kernel(act, False), module._dact_kernel(act)
+    yield module
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["numba", "cupy-on-cpu"])
+def fast(request):
+    """The kernels under test: Numba's, and CuPy's run on the CPU."""
+    if request.param == "numba":
+        return ta.get_backend("numba").kernels
+    return request.getfixturevalue("cupy_on_cpu")
+
+
+# == kernels vs their NumPy twins ===========================================================
+
+def _relayout(x: np.ndarray, layout: str) -> np.ndarray:
+    """The same values in C order, Fortran order, or as a strided (non-contiguous) view."""
+    if layout == "F":
+        return np.asfortranarray(x)
+    if layout == "strided" and x.ndim:
+        buf = np.full(x.shape[:-1] + (2 * x.shape[-1],), np.nan, x.dtype)
+        buf[..., ::2] = x
+        return buf[..., ::2]
+    return x
+
+
+def _values(dtype, big=None):
+    big = BIG[dtype] if big is None else big
+    width = np.dtype(dtype).itemsize * 8
+    return st.one_of(st.floats(-big, big, width=width), st.floats(-4, 4, width=width))
+
+
+@st.composite
+def _array(draw, dtype, shape=None, big=None, min_dims=0, max_dims=3):
+    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, max_side=5)) if shape is None else shape
+    x = draw(hnp.arrays(dtype, shape, elements=_values(dtype, big)))
+    return _relayout(x, draw(st.sampled_from(["C", "F", "strided"])))
+
+
+def assert_matches(got, want, dtype, atol=0.0, what=""):
+    """Equal to the twin up to a few units in the last place (plus ``atol``), same dtype and shape."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    assert got.dtype == want.dtype == np.dtype(dtype), (what, got.dtype, want.dtype)
+    info = np.finfo(dtype)
+    np.testing.assert_allclose(got, want, rtol=8 * info.eps, atol=atol + 16 * info.tiny, err_msg=what)
+
+
+def _unchanged(before, after):
+    for b, a in zip(before, after):
+        np.testing.assert_array_equal(a, b, err_msg="a kernel modified its input")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("name", ["sigmoid", "softplus", "log_sigmoid"])
+@given(data=st.data())
+def test_unary_kernels_match_numpy(fast, name, dtype, data):
+    x = data.draw(_array(dtype))
+    x0 = x.copy()
+    got = getattr(fast, name)(x)
+    assert_matches(got, getattr(ref, name)(x), dtype, what=name)
+    assert np.all(np.isfinite(got))
+    _unchanged([x0], [x])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("name", ["tanh_backward", "sigmoid_backward"])
+@given(data=st.data())
+def test_backward_kernels_match_numpy(fast, name, dtype, data):
+    z = data.draw(_array(dtype))
+    y = _relayout(np.tanh(z) if name == "tanh_backward" else ref.sigmoid(z), data.draw(st.sampled_from("CF")))
+    g = data.draw(_array(dtype, shape=z.shape, big=10.0))
+    before = [y.copy(), g.copy()]
+    assert_matches(getattr(fast, name)(y, g), getattr(ref, name)(y, g), dtype, what=name)
+    _unchanged(before, [y, g])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("act", ACTS)
+@given(data=st.data())
+def test_bias_act_matches_numpy(fast, act, dtype, data):
+    with_bias = data.draw(st.booleans())
+    big = BIG[dtype] / 2  # a + b still reaches +-BIG
+    if with_bias:
+        a = data.draw(_array(dtype, big=big, min_dims=2, max_dims=2))
+        b = data.draw(_array(dtype, shape=(a.shape[1],), big=big))
+    else:
+        a, b = data.draw(_array(dtype)), None
+    a0, b0 = a.copy(), None if b is None else b.copy()
+    want = ref.bias_act(a, b, act)
+    _unchanged([a0], [a])  # the twin never overwrites a ...
+    got = fast.bias_act(a, b, act)  # ... a fast one may (only a)
+    assert_matches(got, want, dtype, what=act)
+    assert np.all(np.isfinite(got))
+    if b is not None:
+        _unchanged([b0], [b])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("act", ACTS)
+@given(data=st.data())
+def test_act_grad_matches_numpy(fast, act, dtype, data):
+    z = data.draw(_array(dtype))
+    y = _relayout(np.asarray(ref.bias_act(z, None, act)), data.draw(st.sampled_from(["C", "F", "strided"])))
+    g = data.draw(_array(dtype, shape=z.shape, big=10.0))
+    before = [y.copy(), g.copy()]
+    got = fast.act_grad(y, g, act)
+    assert_matches(got, ref.act_grad(y, g, act), dtype, what=act)
+    assert not np.shares_memory(got, g) and not np.shares_memory(got, y)
+    _unchanged(before, [y, g])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("act", ACTS)
+@given(data=st.data())
+def test_act_grad_bias_matches_numpy(fast, act, dtype, data):
+    z = data.draw(_array(dtype, min_dims=2, max_dims=2))
+    y = _relayout(ref.bias_act(z, None, act), data.draw(st.sampled_from(["C", "F", "strided"])))
+    g = data.draw(_array(dtype, shape=z.shape, big=10.0))
+    before = [y.copy(), g.copy()]
+    ga, gb = fast.act_grad_bias(y, g, act)
+    want_ga, want_gb = ref.act_grad_bias(y, g, act)
+    assert_matches(ga, want_ga, dtype, what=act)
+    # a column sum: rounding grows with the terms' size, not the (maybe cancelled) result's
+    atol = 4 * np.finfo(dtype).eps * np.abs(want_ga).sum(axis=0).max(initial=0)
+    assert_matches(gb, want_gb, dtype, atol=atol, what=act)
+    _unchanged(before, [y, g])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("loss", ["mse_value_grad", "bce_logits_value_grad"])
+@given(data=st.data())
+def test_loss_kernels_match_numpy(fast, loss, dtype, data):
+    x = data.draw(_array(dtype, big=None if loss.startswith("bce") else 100.0))
+    if loss.startswith("bce"):
+        t = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(0, 1, width=np.dtype(dtype).itemsize * 8)))
+    else:
+        t = data.draw(_array(dtype, shape=x.shape, big=100.0))
+    before = [x.copy(), t.copy()]
+    value, grad = getattr(fast, loss)(x, t)
+    want_value, want_grad = getattr(ref, loss)(x, t)
+    assert isinstance(value, float)
+    eps = np.finfo(dtype).eps
+    # sums round with the size of the terms; sigmoid(z) - y cancels to ~eps / N
+    terms = np.abs(x.astype(np.float64)) * (1 + np.abs(t)) + (x - t.astype(np.float64)) ** 2
+    assert value == pytest.approx(want_value, rel=8 * eps, abs=8 * eps * float(terms.mean()))
+    assert_matches(grad, want_grad, dtype, atol=4 * eps / x.size, what=loss)
+    _unchanged(before, [x, t])
+
+
+@pytest.mark.parametrize("layout", ["C", "strided"])
+@pytest.mark.parametrize("weight_decay, decoupled", [(0.0, False), (0.1, False), (0.1, True)],
+                         ids=["plain", "l2", "decoupled"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_adam_update_matches_numpy_over_steps(fast, dtype, weight_decay, decoupled, layout):
+    rng = np.random.default_rng(0)
+    p = _relayout(rng.normal(size=(7, 5)).astype(dtype), layout)
+    states = {"ref": [p.copy(), np.zeros_like(p), np.zeros_like(p)],
+              "fast": [_relayout(p.copy(), layout), _relayout(np.zeros_like(p), layout), _relayout(np.zeros_like(p), layout)]}
+    for t in range(1, 6):
+        g = _relayout(rng.normal(size=p.shape).astype(dtype), layout)
+        g0 = g.copy()
+        ref.adam_update(*states["ref"][:1], g, *states["ref"][1:], 0.05, 0.9, 0.999, 1e-8, t, weight_decay, decoupled)
+        out = fast.adam_update(*states["fast"][:1], g, *states["fast"][1:], 0.05, 0.9, 0.999, 1e-8, t,
+                               weight_decay, decoupled)
+        assert out is None
+        _unchanged([g0], [g])
+        for name, got, want in zip("pmv", states["fast"], states["ref"]):
+            assert_matches(got, want, dtype, atol=8 * np.finfo(dtype).eps * np.abs(want).max(), what=f"{name} step {t}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_kernels_on_0d_arrays(fast, dtype):
+    x, g = np.array(3.5, dtype), np.array(-0.25, dtype)
+    for name in ("sigmoid", "softplus", "log_sigmoid"):
+        assert_matches(getattr(fast, name)(x), getattr(ref, name)(x), dtype, what=name)
+    for name in ("tanh_backward", "sigmoid_backward"):
+        assert_matches(getattr(fast, name)(x, g), getattr(ref, name)(x, g), dtype, what=name)
+    for act in ACTS:
+        assert_matches(fast.bias_act(x.copy(), None, act), ref.bias_act(x, None, act), dtype, what=act)
+        assert_matches(fast.act_grad(x, g, act), ref.act_grad(x, g, act), dtype, what=act)
+    for loss in ("mse_value_grad", "bce_logits_value_grad"):
+        (v, gr), (wv, wgr) = getattr(fast, loss)(x, g), getattr(ref, loss)(x, g)
+        assert v == pytest.approx(wv, rel=1e-6)
+        assert_matches(gr, wgr, dtype, what=loss)
+
+
+def test_unknown_activation_raises(fast):
+    x = np.ones((2, 3))
+    for fn in (lambda: fast.bias_act(x.copy(), None, "swish"), lambda: fast.act_grad(x, x, "swish"),
+               lambda: fast.act_grad_bias(x, x, "swish")):
+        with pytest.raises(ValueError, match="swish"):
+            fn()
+
+
+def test_every_kernel_module_has_the_twins_functions():
+    """Same public functions, same parameters, in the NumPy, Numba and CuPy modules (the CuPy one read
+    from its source, which imports cupy)."""
+    def public_functions(path):
+        tree = ast.parse(path.read_text())
+        return {n.name: [a.arg for a in n.args.args] for n in tree.body
+                if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+    spec = public_functions(ROOT / "tinyae/backend/numpy_kernels.py")
+    assert {"bias_act", "act_grad_bias", "adam_update"} <= set(spec)
+    for module in ("numba_kernels", "cupy_kernels"):
+        funcs = public_functions(ROOT / f"tinyae/backend/{module}.py")
+        for name, args in spec.items():
+            assert funcs.get(name) == args, f"{module}.{name}: expected parameters {args}, got {funcs.get(name)}"
+    numba_kernels = ta.get_backend("numba").kernels
+    assert numba_kernels.FUSED_ACTIVATIONS == ref.FUSED_ACTIVATIONS
+    assert set(spec) <= set(numba_kernels.__all__)
+
+
+def test_cupy_kernels_compile_without_fast_math():
+    tree = ast.parse((ROOT / "tinyae/backend/cupy_kernels.py").read_text())
+    options = [ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+               and any(isinstance(t, ast.Name) and t.id == "_OPTIONS" for t in n.targets)]
+    assert options == [("--fmad=false",)]
+
+
+# == Numba: how the kernels are compiled ====================================================
+
+def _dispatchers():
+    from numba.core.registry import CPUDispatcher
+    module = ta.get_backend("numba").kernels
+    found = {name: obj for name, obj in vars(module).items() if isinstance(obj, CPUDispatcher)}
+    assert len(found) >= 10, found
+    return found
+
+
+def test_numba_kernels_are_serial_exact_and_cached():
+    """No parallel=True (Numba's OpenMP workers and OpenBLAS threads busy-wait against each other,
+    docs/performance.md), no fastmath (gradients must match the twins), and cache=True."""
+    for name, dispatcher in _dispatchers().items():
+        options = dispatcher.targetoptions
+        assert not options.get("parallel"), f"{name}: compiled with parallel=True"
+        assert not options.get("fastmath"), f"{name}: compiled with fastmath"
+        assert options.get("error_model") == "numpy", name
+        assert type(dispatcher._cache).__name__ != "NullCache", f"{name}: compiled without cache=True"
+        source = inspect.getsource(dispatcher.py_func)
+        assert "prange" not in source, f"{name}: uses prange"
+        # a cache=True kernel that calls numba.get_num_threads() (or reads mutable globals) cannot be cached
+        assert "get_num_threads" not in source and "set_num_threads" not in source, name
+
+
+# == cross-backend parity: every catalog op ==================================================
+
+def _run_op(spec, arrays, backend, dtype):
+    with use_backend(backend):
+        ts = [ta.Tensor(np.asarray(a, dtype=dtype), requires_grad=True) for a in arrays]
+        out = spec.fn(*ts)
+        assert out.backend.name == backend, f"{spec.name}: the result left the {backend} backend"
+        v = np.cos(np.arange(out.size)).reshape(out.shape).astype(dtype)
+        out.backward(v)
+    grads = [np.zeros(t.shape, dtype) if t.grad is None else t.grad for t in ts]
+    return out.data, grads
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("spec", CATALOG, ids=[s.name for s in CATALOG])
+def test_catalog_op_same_on_numba_and_numpy(spec, dtype):
+    for seed in (0, 1):
+        arrays = example_inputs(spec, seed)
+        out_np, grads_np = _run_op(spec, arrays, "numpy", dtype)
+        out_nb, grads_nb = _run_op(spec, arrays, "numba", dtype)
+        tol = 2e-6 if dtype == np.float32 else 1e-13
+        for got, want, what in [(out_nb, out_np, "forward")] + [
+                (g1, g2, f"grad {i}") for i, (g1, g2) in enumerate(zip(grads_nb, grads_np))]:
+            assert got.dtype == want.dtype == dtype and got.shape == want.shape, (spec.name, what)
+            scale = max(1.0, float(np.abs(want).max(initial=0)))
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale, err_msg=f"{spec.name}: {what}")
+
+
+# == cross-backend parity: models and training ===============================================
+
+MODELS = {
+    "deep_relu_mse": lambda dt: AutoencoderModule(12, 3, (8,), "relu", rng=1, dtype=dt),
+    "sparse_kl_bce": lambda dt: AutoencoderModule(12, 4, (), "sigmoid", loss="bce", sparsity=("kl", 0.1, 3.0),
+                                                  rng=2, dtype=dt),
+    "sparse_l1_elu": lambda dt: AutoencoderModule(12, 4, (6,), "elu", output_activation="linear",
+                                                  sparsity=("l1", 1e-3), rng=3, dtype=dt),
+    "contractive": lambda dt: AutoencoderModule(12, 4, (), "sigmoid", contractive=0.1, rng=4, dtype=dt),
+    "tied_tanh_wd": lambda dt: AutoencoderModule(12, 3, (6,), "tanh", tied_weights=True, weight_decay=1e-3,
+                                                 rng=5, dtype=dt),
+    "denoising_softplus": lambda dt: AutoencoderModule(12, 3, (8,), "softplus", noise=("masking", 0.3),
+                                                       rng=6, dtype=dt),
+    "vae_bce": lambda dt: VAEModule(12, 2, (8,), "relu", loss="bce", rng=7, dtype=dt),
+    "vae_mse_leaky": lambda dt: VAEModule(12, 2, (8,), "leaky_relu", loss="mse", rng=8, dtype=dt),
+}
+
+
+def _data(n=40, d=12, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.05, 0.95, (n, d)).astype(dtype)
+
+
+def _terms_and_grads(name, backend):
+    with use_backend(backend):
+        model = MODELS[name](np.float64)
+        X = ta.Tensor(_data())
+        terms = model.loss_terms(X, np.random.default_rng(11))
+        total = None
+        for t in terms.values():
+            total = t if total is None else total + t
+        total.backward()
+        assert all(p.backend.name == backend for p in model.parameters())
+        return ({k: t.item() for k, t in terms.items()},
+                {k: p.grad for k, p in model.named_parameters()})
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_model_loss_terms_and_gradients_same_on_numba_and_numpy(name):
+    terms_nb, grads_nb = _terms_and_grads(name, "numba")
+    terms_np, grads_np = _terms_and_grads(name, "numpy")
+    assert terms_nb.keys() == terms_np.keys()
+    for k in terms_np:
+        assert terms_nb[k] == pytest.approx(terms_np[k], rel=1e-12, abs=1e-14), k
+    assert grads_nb.keys() == grads_np.keys()
+    for k in grads_np:
+        scale = float(np.abs(grads_np[k]).max())
+        np.testing.assert_allclose(grads_nb[k], grads_np[k], rtol=1e-10, atol=1e-12 * scale, err_msg=k)
+
+
+def _train(name, backend):
+    with use_backend(backend):
+        model = MODELS[name](np.float32)
+        X = _data(64, seed=3, dtype=np.float32)
+        history = fit_module(model, X, optimizer=Adam(model.parameters(), lr=1e-2), epochs=3, batch_size=16,
+                             rng=np.random.default_rng(0))
+        assert all(type(p.data) is np.ndarray and p.dtype == np.float32 for p in model.parameters())
+        return history, model.state_dict()
+
+
+@pytest.mark.parametrize("name", ["deep_relu_mse", "sparse_kl_bce", "vae_bce"])
+def test_training_same_on_numba_and_numpy(name):
+    hist_nb, w_nb = _train(name, "numba")
+    hist_np, w_np = _train(name, "numpy")
+    np.testing.assert_allclose(hist_nb["loss"], hist_np["loss"], rtol=1e-4)
+    for k in w_np:
+        np.testing.assert_allclose(w_nb[k], w_np[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_training_is_bit_reproducible(backend):
+    (h1, w1), (h2, w2) = _train("sparse_kl_bce", backend), _train("sparse_kl_bce", backend)
+    assert h1["loss"] == h2["loss"]
+    for k in w1:
+        np.testing.assert_array_equal(w1[k], w2[k], err_msg=k)
+
+
+# == the switch ===============================================================================
+
+def test_set_backend_and_use_backend_restore():
+    ta.set_backend("numpy")
+    assert ta.current_backend().name == "numpy" and ta.get_backend().name == "numpy"
+    with use_backend("numba") as b:
+        assert b.name == "numba" and ta.current_backend() is b
+        with use_backend("numpy"):
+            assert ta.current_backend().name == "numpy"
+        assert ta.current_backend().name == "numba"
+    assert ta.current_backend().name == "numpy"
+    with pytest.raises(KeyError):
+        with use_backend("numba"):
+            raise KeyError("restored even on an error")
+    assert ta.current_backend().name == "numpy"
+    assert ta.set_backend("numba") is ta.get_backend("numba")  # one Backend object per name
+
+
+def test_backend_records():
+    for name, device in (("numpy", "cpu"), ("numba", "cpu")):
+        b = ta.get_backend(name)
+        assert (b.name, b.xp, b.device) == (name, np, device)
+        assert b.owns(np.zeros(2)) and b.owns(np.float64(1.0)) and not b.owns([1.0])
+        assert callable(b.kernels.bias_act)
+    assert ta.get_backend("numpy").kernels is ref
+    assert {"numpy", "numba"} <= set(ta.available_backends())
+
+
+@pytest.mark.parametrize("call", [ta.set_backend, ta.get_backend, lambda n: use_backend(n).__enter__()])
+def test_unknown_backend_raises_value_error(call):
+    with pytest.raises(ValueError, match="'tpu'"):
+        call("tpu")
+
+
+def test_default_backend_from_environment(monkeypatch):
+    monkeypatch.delenv("TINYAE_BACKEND", raising=False)
+    assert backend_mod.default_backend_name() == "numba"
+    for value, expected in (("numpy", "numpy"), (" NumPy ", "numpy"), ("numba", "numba"), ("cupy", "cupy"),
+                            ("", "numba")):
+        monkeypatch.setenv("TINYAE_BACKEND", value)
+        assert backend_mod.default_backend_name() == expected
+    monkeypatch.setenv("TINYAE_BACKEND", "jax")
+    with pytest.raises(ValueError, match="TINYAE_BACKEND.*'jax'"):
+        backend_mod.default_backend_name()
+    # the current backend is chosen from the variable on first use
+    monkeypatch.setattr(backend_mod._State, "current", None)
+    monkeypatch.setenv("TINYAE_BACKEND", "numpy")
+    assert ta.current_backend().name == "numpy"
+    assert ta.Tensor([1.0]).backend.name == "numpy"
+
+
+def test_environment_variable_in_a_fresh_process():
+    code = "import tinyae as ta; print(ta.current_backend().name, ta.Tensor([1.0]).backend.name)"
+    env = dict(os.environ, TINYAE_BACKEND="numpy")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["numpy", "numpy"]
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_tensors_know_their_backend_and_results_inherit_it(name):
+    other = "numba" if name == "numpy" else "numpy"
+    with use_backend(name):
+        x = ta.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+        W = ta.Tensor(np.ones((3, 2)), requires_grad=True)
+        b = ta.Tensor(np.zeros(2), requires_grad=True)
+    assert x.backend.name == name
+    with use_backend(other):  # the current backend does not matter once a Tensor exists
+        results = [x + 1.0, 2.0 * x, x * np.ones(3), x @ W, x.sum(), x.T, x[0], F.sigmoid(x), F.relu(x),
+                   F.dense(x, W, b, "tanh"), F.mse_loss(x, np.zeros((2, 3))), ta.concatenate([x, np.ones((1, 3))]),
+                   x.detach(), ta.as_tensor(3.0, like=x)]
+        for r in results:
+            assert r.backend is x.backend, r
+        loss = F.dense(x, W, b, "sigmoid").sum()
+        loss.backward()
+    for t in (x, W, b):
+        assert type(t.grad) is np.ndarray
+    for t in results[:-2]:
+        assert type(t.to_numpy()) is np.ndarray
+    assert type(ta.Tensor(2.0).to_numpy()) is np.ndarray and ta.Tensor(2.0).to_numpy().shape == ()
+
+
+MIXED_OPS = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b,
+    "matmul": lambda a, b: a @ b.T, "maximum": ta.maximum, "minimum": ta.minimum,
+    "where": lambda a, b: ta.where(a.data > 0, a, b), "concatenate": lambda a, b: ta.concatenate([a, b]),
+    "mse_loss": F.mse_loss, "mse_loss_sum": lambda a, b: F.mse_loss(a, b, "sum"),
+    "bce": F.binary_cross_entropy_with_logits, "dense": lambda a, b: F.dense(a, b.T),
+}
+
+
+@pytest.mark.parametrize("op", list(MIXED_OPS))
+@pytest.mark.parametrize("order", ["numpy-numba", "numba-numpy"])
+def test_mixing_backends_in_one_op_raises(op, order):
+    first, second = order.split("-")
+    with use_backend(first):
+        a = ta.Tensor(np.full((2, 3), 0.5), requires_grad=True)
+    with use_backend(second):
+        b = ta.Tensor(np.full((2, 3), 0.25))
+    with pytest.raises(TypeError, match=f"{first} and {second}|{second} and {first}"):
+        MIXED_OPS[op](a, b)
+
+
+def test_cupy_backend_unavailable_here_says_why():
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("cupy is installed: tests/test_cupy.py covers the CuPy backend")
+    for _ in range(2):  # the failure is remembered, with its reason
+        with pytest.raises(RuntimeError, match=r"backend 'cupy' is not available: ModuleNotFoundError: .*cupy"):
+            ta.set_backend("cupy")
+    assert "cupy" not in ta.available_backends()
+    assert ta.current_backend().name != "cupy"

@@ -1,0 +1,1 @@
+"""Demos behind `tinyae demo NAME`; the scripts in demos/ call these."""
