@@ -105,86 +105,84 @@ class _HostKernels:
 
 
 class _ElementwiseKernel:
-    """``cupy.ElementwiseKernel`` semantics on NumPy arrays: ``T`` unifies the array
-    arguments' dtype, scalars are cast to their parameter's type, arrays broadcast,
-    outputs given as arguments are read and updated in place."""
+    """``cupy.ElementwiseKernel`` semantics on NumPy arrays: ``T`` is the array arguments'
+    (one) dtype, scalars are cast to ``T``, arrays broadcast, and outputs passed as
+    arguments are read and updated in place."""
 
     def __init__(self, in_params, out_params, operation, name="kernel", preamble="", options=(), host=None):
         assert "--fmad=false" in options, "kernels must not contract a * b + c"
         self.ins, self.outs = _params(in_params), _params(out_params)
+        assert all(t == "T" for t, _ in self.ins + self.outs)
         self.body, self.name, self.preamble, self.host = operation, name, preamble, host
         host.register(self)
 
-    def source(self, ctype, dtype):
-        decls = [f"const T& {n} = ((const T*)arrays[{i}])[i];" if t == "T" else "" for i, (t, n) in enumerate(self.ins)]
-        decls = [f"const T& {n} = ((const T*)arrays[{i}])[i];" for i, (_, n) in enumerate(self.ins)]
-        scalars = [f"const T {n} = (T)scalars[{i}];" for i, (_, n) in enumerate(self.ins)]
-        outs = [f"T& {n} = ((T*)arrays[{len(self.ins) + i}])[i];" for i, (_, n) in enumerate(self.outs)]
-        # each input is an array or a scalar; the caller says which with a bit mask
-        pick = []
-        for i, (d, s) in enumerate(zip(decls, scalars)):
-            name = self.ins[i][1]
-            pick.append(f"T {name}_v = (mask >> {i} & 1) ? ((const T*)arrays[{i}])[i] : (T)scalars[{i}]; "
-                        f"const T& {name} = {name}_v;")
-        return (f'extern "C" void {self.name}_{dtype}(void** arrays, const double* scalars, long mask, long n) {{\n'
-                f"  typedef {ctype} T;\n  for (long i = 0; i < n; ++i) {{\n    " + "\n    ".join(pick + outs)
-                + f"\n    {self.body}\n  }}\n}}")
+    def _inputs(self) -> str:
+        # each input is an array or a scalar; bit j of ``mask`` says which
+        return " ".join(f"const T {n} = (mask >> {j} & 1) ? ((const T*)arrays[{j}])[i] : (T)scalars[{j}];"
+                        for j, (_, n) in enumerate(self.ins))
 
-    def __call__(self, *args):
-        nin = len(self.ins)
-        assert len(args) in (nin, nin + len(self.outs))
+    def source(self, ctype: str, dtype: str) -> str:
+        outs = " ".join(f"T& {n} = ((T*)arrays[{len(self.ins) + j}])[i];" for j, (_, n) in enumerate(self.outs))
+        return (f'extern "C" void {self.name}_{dtype}(void** arrays, const double* scalars, long mask, long n) {{\n'
+                f"  typedef {ctype} T;\n  for (long i = 0; i < n; ++i) {{ {self._inputs()} {outs}\n"
+                f"    {self.body}\n  }}\n}}")
+
+    def _launch(self, args, outs, shape, restype=None):
+        arrays = [np.array(np.broadcast_to(a, shape), order="C") if isinstance(a, np.ndarray) else None for a in args]
+        pointers = (ctypes.c_void_p * (len(args) + len(outs)))(
+            *[0 if a is None else a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs])
+        scalars = (ctypes.c_double * len(args))(*[float(a) if b is None else 0.0 for a, b in zip(args, arrays)])
+        mask = sum(1 << j for j, a in enumerate(arrays) if a is not None)
+        fn = self.host.function(self, next(a.dtype for a in arrays if a is not None))
+        fn.restype = restype
+        return fn(pointers, scalars, ctypes.c_long(mask), ctypes.c_long(math.prod(shape)))
+
+    @staticmethod
+    def _check(args):
         for a in args:
-            if not isinstance(a, (np.ndarray, int, float, np.generic)):
+            if not isinstance(a, (np.ndarray, np.generic, int, float)):
                 raise TypeError(f"Unsupported type {type(a)}")
         dtypes = {a.dtype for a in args if isinstance(a, np.ndarray)}
         if len(dtypes) != 1:
             raise TypeError(f"Type is mismatched: {dtypes}")
-        dtype = dtypes.pop()
-        shape = np.broadcast_shapes(*[a.shape for a in args if isinstance(a, np.ndarray)])
-        ins = [np.array(np.broadcast_to(a, shape), order="C") if isinstance(a, np.ndarray) else a for a in args[:nin]]
-        given_outs = list(args[nin:])
-        for out in given_outs:
-            if out.shape != shape:
-                raise ValueError("Out shape is mismatched")
-        outs = [np.array(o, order="C") for o in given_outs] or [np.empty(shape, dtype) for _ in self.outs]
+        return dtypes.pop(), np.broadcast_shapes(*[a.shape for a in args if isinstance(a, np.ndarray)])
+
+    def __call__(self, *args):
+        nin = len(self.ins)
+        assert len(args) in (nin, nin + len(self.outs))
+        dtype, shape = self._check(args)
+        given = list(args[nin:])
+        if any(o.shape != shape for o in given):
+            raise ValueError("Out shape is mismatched")
+        outs = [np.array(o, order="C") for o in given] or [np.empty(shape, dtype) for _ in self.outs]
         if math.prod(shape):
-            arrays = (ctypes.c_void_p * (len(ins) + len(outs)))(
-                *[a.ctypes.data if isinstance(a, np.ndarray) else 0 for a in ins], *[o.ctypes.data for o in outs])
-            scalars = (ctypes.c_double * len(ins))(*[0.0 if isinstance(a, np.ndarray) else float(a) for a in ins])
-            mask = sum(1 << i for i, a in enumerate(ins) if isinstance(a, np.ndarray))
-            self.host.function(self, dtype)(arrays, scalars, ctypes.c_long(mask), ctypes.c_long(math.prod(shape)))
-        for target, result in zip(given_outs, outs):
+            self._launch(args[:nin], outs, shape)
+        for target, result in zip(given, outs):
             target[...] = result
-        result = given_outs or outs
+        result = given or outs
         return result[0] if len(result) == 1 else tuple(result)
 
 
 class _ReductionKernel(_ElementwiseKernel):
-    """``cupy.ReductionKernel`` for a sum over all elements into one float64 output."""
+    """``cupy.ReductionKernel`` for a float64 sum over all elements (``axis=None``)."""
 
     def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name,
                  reduce_type=None, preamble="", options=(), host=None):
-        assert (reduce_expr, identity, reduce_type) == ("a + b", "0", "double")
-        assert _params(out_params) == [("float64", "total")] and post_map_expr == "total = a"
-        super().__init__(in_params, "T unused", f"total += (double)({map_expr});", name, preamble, options, host)
+        assert (reduce_expr, post_map_expr, identity, reduce_type) == ("a + b", "total = a", "0", "double")
+        assert _params(out_params) == [("float64", "total")]
+        self.map_expr = map_expr
+        super().__init__(in_params, "T total", "", name, preamble, options, host)
 
-    def source(self, ctype, dtype):
-        src = super().source(ctype, dtype).replace("void** arrays", "double* out, void** arrays")
-        src = src.replace("for (long i", "double total = 0;\n  for (long i")
-        return src.rstrip("}") + "}\n  *out = total;\n}"
+    def source(self, ctype: str, dtype: str) -> str:
+        return (f'extern "C" double {self.name}_{dtype}(void** arrays, const double* scalars, long mask, long n) {{\n'
+                f"  typedef {ctype} T;\n  double total = 0;\n  for (long i = 0; i < n; ++i) {{ {self._inputs()}\n"
+                f"    total += static_cast<double>({self.map_expr});\n  }}\n  return total;\n}}")
 
     def __call__(self, *args):
-        args = [np.array(np.broadcast_to(a, np.broadcast_shapes(*[b.shape for b in args])), order="C") for a in args]
-        if len({a.dtype for a in args}) != 1:
-            raise TypeError("Type is mismatched")
-        total = ctypes.c_double(0.0)
-        n = args[0].size
-        if n:
-            arrays = (ctypes.c_void_p * (len(args) + 1))(*[a.ctypes.data for a in args], 0)
-            scalars = (ctypes.c_double * len(args))()
-            fn = self.host.function(self, args[0].dtype)
-            fn(ctypes.byref(total), arrays, scalars, ctypes.c_long((1 << len(args)) - 1), ctypes.c_long(n))
-        return np.array(total.value)
+        assert len(args) == len(self.ins)
+        _, shape = self._check(args)
+        total = self._launch(args, [], shape, restype=ctypes.c_double) if math.prod(shape) else 0.0
+        return np.array(total)
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +278,7 @@ def test_unary_kernels_match_numpy(fast, name, dtype, data):
 @given(data=st.data())
 def test_backward_kernels_match_numpy(fast, name, dtype, data):
     z = data.draw(_array(dtype))
-    y = _relayout(np.tanh(z) if name == "tanh_backward" else ref.sigmoid(z), data.draw(st.sampled_from("CF")))
+    y = _relayout(np.asarray(np.tanh(z) if name == "tanh_backward" else ref.sigmoid(z)), data.draw(st.sampled_from("CF")))
     g = data.draw(_array(dtype, shape=z.shape, big=10.0))
     before = [y.copy(), g.copy()]
     assert_matches(getattr(fast, name)(y, g), getattr(ref, name)(y, g), dtype, what=name)
@@ -327,7 +325,7 @@ def test_act_grad_matches_numpy(fast, act, dtype, data):
 @given(data=st.data())
 def test_act_grad_bias_matches_numpy(fast, act, dtype, data):
     z = data.draw(_array(dtype, min_dims=2, max_dims=2))
-    y = _relayout(ref.bias_act(z, None, act), data.draw(st.sampled_from(["C", "F", "strided"])))
+    y = _relayout(np.asarray(ref.bias_act(z, None, act)), data.draw(st.sampled_from(["C", "F", "strided"])))
     g = data.draw(_array(dtype, shape=z.shape, big=10.0))
     before = [y.copy(), g.copy()]
     ga, gb = fast.act_grad_bias(y, g, act)
@@ -352,7 +350,7 @@ def test_loss_kernels_match_numpy(fast, loss, dtype, data):
     value, grad = getattr(fast, loss)(x, t)
     want_value, want_grad = getattr(ref, loss)(x, t)
     assert isinstance(value, float)
-    eps = np.finfo(dtype).eps
+    eps = float(np.finfo(dtype).eps)
     # sums round with the size of the terms; sigmoid(z) - y cancels to ~eps / N
     terms = np.abs(x.astype(np.float64)) * (1 + np.abs(t)) + (x - t.astype(np.float64)) ** 2
     assert value == pytest.approx(want_value, rel=8 * eps, abs=8 * eps * float(terms.mean()))

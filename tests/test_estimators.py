@@ -48,9 +48,12 @@ def assert_same_weights(a, b):
         assert np.array_equal(sa[key], sb[key]), f"parameter {key} differs between two fits with the same seed"
 
 
+def weights_differ_state(a, b):
+    return any(not np.array_equal(a[k], b[k]) for k in a)
+
+
 def weights_differ(a, b):
-    sa, sb = a.model_.state_dict(), b.model_.state_dict()
-    return any(not np.array_equal(sa[k], sb[k]) for k in sa)
+    return weights_differ_state(a.model_.state_dict(), b.model_.state_dict())
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +79,15 @@ ESTIMATORS_FOR_CHECKS = {
 
 @pytest.mark.parametrize("name", sorted(ESTIMATORS_FOR_CHECKS))
 def test_sklearn_check_estimator(name):
-    estimator_checks = pytest.importorskip("sklearn.utils.estimator_checks")
+    # check_estimator(on_fail=None) and the Tags API of __sklearn_tags__ are scikit-learn >= 1.6.
+    pytest.importorskip("sklearn", minversion="1.6")
+    from sklearn.exceptions import SkipTestWarning
+    from sklearn.utils import estimator_checks
+
     with warnings.catch_warnings():
         # tinyae's BaseEstimator is its own (the engine never imports scikit-learn).
         warnings.filterwarnings("ignore", message=".*does not inherit from.*BaseEstimator", category=UserWarning)
-        warnings.filterwarnings("ignore", category=getattr(
-            pytest.importorskip("sklearn.exceptions"), "SkipTestWarning", UserWarning))
+        warnings.filterwarnings("ignore", category=SkipTestWarning)  # the array-API check needs SCIPY_ARRAY_API
         results = estimator_checks.check_estimator(ESTIMATORS_FOR_CHECKS[name](), on_fail=None)
     failed = [(r["check_name"], repr(r["exception"])) for r in results if r["status"] == "failed"]
     passed = [r["check_name"] for r in results if r["status"] == "passed"]
@@ -386,10 +392,6 @@ def test_early_stopping_on_a_plateau_stops_and_restores_best():
     for key, value in est.model_.state_dict().items():
         np.testing.assert_array_equal(value, states[0][key], err_msg=f"best weights not restored for {key}")
     assert weights_differ_state(states[0], states[-1])
-
-
-def weights_differ_state(a, b):
-    return any(not np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_early_stopping_natural_plateau_with_validation_data():

@@ -45,15 +45,19 @@ class _AutoencoderBase(BaseEstimator):
     """Shared fitting, batching and validation of the two estimators."""
 
     def _dtype(self) -> np.dtype:
-        dtype = np.dtype(self.dtype)
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            raise ValueError(f"dtype: expected 'float32' or 'float64', got {self.dtype!r}") from None
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype: expected 'float32' or 'float64', got {self.dtype!r}")
         return dtype
 
-    def _validate(self, X: Any, reset: bool) -> np.ndarray:
+    def _validate(self, X: Any, reset: bool, target: bool = True) -> np.ndarray:
+        """Check ``X``; ``target=False`` for inputs that are only encoded (no BCE range check)."""
         n = None if reset else self.n_features_in_
         X = validate_X(X, "X", self._dtype(), n, type(self).__name__)
-        if self.loss == "bce" and not isinstance(X, np.memmap) and (X.min() < 0 or X.max() > 1):
+        if target and self.loss == "bce" and not isinstance(X, np.memmap) and (X.min() < 0 or X.max() > 1):
             raise ValueError(f"X: loss='bce' expects values in [0, 1], got range [{X.min():.4g}, {X.max():.4g}]")
         return X
 
@@ -262,7 +266,7 @@ class Autoencoder(_AutoencoderBase):
     def transform(self, X: Any) -> np.ndarray:
         """The code ``h`` of each row: shape (n_samples, n_components)."""
         check_is_fitted(self)
-        return self._batched(self.model_.encode, self._validate(X, reset=False))
+        return self._batched(self.model_.encode, self._validate(X, reset=False, target=False))
 
     def score(self, X: Any, y: Any = None) -> float:
         """Negative mean reconstruction loss on ``X`` (higher is better), without penalties."""
@@ -335,7 +339,7 @@ class VariationalAutoencoder(_AutoencoderBase):
     def transform(self, X: Any) -> np.ndarray:
         """Posterior means ``mu``: shape (n_samples, n_components)."""
         check_is_fitted(self)
-        return self._batched(lambda block: self.model_.encode(block)[0], self._validate(X, reset=False))
+        return self._batched(lambda block: self.model_.encode(block)[0], self._validate(X, reset=False, target=False))
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
         """Decode ``n_samples`` draws from the prior N(0, I): shape (n_samples, n_features)."""

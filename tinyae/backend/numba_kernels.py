@@ -207,22 +207,21 @@ def _bce_flat(z, y, grad):
 
 
 @_jit
-def _adam_flat(p, g, m, v, lr, beta1, beta2, eps, bc1, sqrt_bc2, weight_decay, decoupled):
+def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps, sqrt_bc2, weight_decay, shrink, decoupled):
     # Scalars arrive as the arrays' dtype and the decay branch is hoisted,
-    # so the main loop is branch-free and vectorises.
-    step = lr / bc1
-    one = p.dtype.type(1.0)
+    # so the main loop is branch-free and vectorises. The wrapper forms
+    # 1 - beta, lr / (1 - beta1^t) and 1 - lr wd in double and rounds them
+    # once, as NumPy does: 1 - float32(0.999) would be 1.3e-5 off.
     if weight_decay != 0.0:
         if decoupled:
-            shrink = one - lr * weight_decay
             for i in range(p.size):
                 p[i] *= shrink
         else:
             g = g + weight_decay * p
     for i in range(p.size):
         gi = g[i]
-        mi = beta1 * m[i] + (one - beta1) * gi
-        vi = beta2 * v[i] + (one - beta2) * gi * gi
+        mi = beta1 * m[i] + omb1 * gi
+        vi = beta2 * v[i] + omb2 * (gi * gi)
         m[i] = mi
         v[i] = vi
         p[i] -= step * mi / (math.sqrt(vi) / sqrt_bc2 + eps)
@@ -337,5 +336,6 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):
     if not (p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous) or g.dtype != p.dtype:
         return _ref.adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)
     f = p.dtype.type
-    _adam_flat(p.reshape(-1), _flat(g), m.reshape(-1), v.reshape(-1), f(lr), f(beta1), f(beta2), f(eps),
-               f(1.0 - beta1 ** t), f(math.sqrt(1.0 - beta2 ** t)), f(weight_decay), bool(decoupled))
+    _adam_flat(p.reshape(-1), _flat(g), m.reshape(-1), v.reshape(-1), f(lr / (1.0 - beta1 ** t)), f(beta1),
+               f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(eps), f(math.sqrt(1.0 - beta2 ** t)), f(weight_decay),
+               f(1.0 - lr * weight_decay), bool(decoupled))
