@@ -18,7 +18,7 @@ settings.register_profile(
 settings.register_profile(
     "dev",
     deadline=None,
-    max_examples=300,
+    max_examples=100,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
