@@ -166,9 +166,13 @@ def main(argv=None) -> int:
           f"-- {'FAIL' if parallel_kernels else 'PASS'}.")
     worst = max(agreement, key=lambda a: a[2])
     print(f"- sanity: {worst[1]} (worst over batches, at batch {worst[0]}).")
-    skipped = [f"PyTorch ({torch_why})" for _ in [0] if torch is None] + \
-              [f"HIPS autograd ({ag_why})" for _ in [0] if autograd is None] + \
-              [f"Numba backend ({nk_why})" for _ in [0] if nk is None]
+    skipped = []
+    if torch is None:
+        skipped.append(f"PyTorch ({torch_why})")
+    if autograd is None:
+        skipped.append(f"HIPS autograd ({ag_why})")
+    if nk is None:
+        skipped.append(f"Numba backend ({nk_why})")
     if skipped:
         print(f"- skipped: {'; '.join(skipped)}.")
     for n in notes:

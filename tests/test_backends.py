@@ -439,6 +439,33 @@ def test_numba_kernels_are_serial_exact_and_cached():
         assert "get_num_threads" not in source and "set_num_threads" not in source, name
 
 
+_CACHE_PROBE = """
+import warnings
+import numpy as np
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from tinyae.backend import numba_kernels as k
+    for dt in (np.float32, np.float64):
+        x = np.linspace(-3, 3, 12, dtype=dt).reshape(3, 4)
+        b = np.ones(4, dt)
+        k.sigmoid(x), k.softplus(x), k.log_sigmoid(x), k.tanh_backward(x, x), k.sigmoid_backward(x, x)
+        k.mse_value_grad(x, x), k.bce_logits_value_grad(x, x)
+        k.adam_update(x.copy(), x, np.zeros_like(x), np.zeros_like(x), 0.1, 0.9, 0.999, 1e-8, 1, 0.1, True)
+        for act in k.FUSED_ACTIVATIONS:
+            k.bias_act(x.copy(), b, act), k.bias_act(x.copy(), None, act), k.act_grad_bias(x, x, act)
+            k.act_grad(x, x, act)
+print([str(w.message) for w in caught if "cache" in str(w.message).lower()])
+"""
+
+
+def test_numba_kernels_can_be_cached():
+    """A kernel that reads dynamic globals (e.g. calls numba.get_num_threads()) is silently recompiled
+    in every process; Numba only warns. Call every kernel in a fresh process and look for the warning."""
+    out = subprocess.run([sys.executable, "-c", _CACHE_PROBE], capture_output=True, text=True, cwd=ROOT,
+                         check=True, timeout=600)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 # == cross-backend parity: every catalog op ==================================================
 
 def _run_op(spec, arrays, backend, dtype):

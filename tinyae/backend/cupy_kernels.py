@@ -175,9 +175,10 @@ _ADAM_K = _elementwise(_ADAM_IN, "T p, T m, T v", _ADAM, "tinyae_adam")
 
 
 def _check_activation(activation: str) -> str:
+    """The activation's kernel name (``"identity"`` shares ``"linear"``'s kernels)."""
     if activation not in _ACT:
         raise ValueError(f"activation: expected one of {FUSED_ACTIVATIONS}, got {activation!r}")
-    return activation
+    return "linear" if activation == "identity" else activation
 
 
 @functools.lru_cache(maxsize=None)
@@ -242,10 +243,10 @@ def sigmoid_backward(y, g):
 
 def bias_act(a, b, activation):
     """``act(a + b)``, written into ``a`` when ``a`` is contiguous and has the result's dtype and shape."""
-    _check_activation(activation)
+    activation = _check_activation(activation)
     if b is None:
         (z,) = _common(a)
-        if activation in ("linear", "identity"):
+        if activation == "linear":
             return z
         kernel, args = _act_kernel(activation, False), (z,)
     else:
@@ -259,8 +260,8 @@ def bias_act(a, b, activation):
 
 
 def act_grad(y, g, activation):
-    _check_activation(activation)
-    if activation in ("linear", "identity"):
+    activation = _check_activation(activation)
+    if activation == "linear":
         return g.copy()
     y, g = _common(y, g)
     return _dact_kernel(activation)(y, g)

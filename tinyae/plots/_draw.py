@@ -4,9 +4,35 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import matplotlib
 import numpy as np
+from matplotlib import colors
 
 from tinyae.plots._common import edges, grid_shape, strip_ticks
+
+NORMS = (None, "linear", "sqrt", "log")
+
+
+def check_norm(norm: Any) -> Any:
+    if norm not in NORMS:
+        raise ValueError(f"norm: expected one of {NORMS}, got {norm!r}")
+    return norm
+
+
+def map_style(norm: Any, cmap: str, vmin: float, vmax: float) -> dict:
+    """imshow keywords for a colour scale: linear, square-root or log (over 3 decades below ``vmax``).
+
+    Under a log scale, values <= 0 (e.g. noise in a reconstruction) get the
+    colour of the lowest value instead of the blank "bad" colour.
+    """
+    cm = matplotlib.colormaps[cmap]
+    if norm == "log":
+        top = vmax if vmax > 0 else 1.0
+        low = max(vmin, top * 1e-3) if vmin > 0 else top * 1e-3
+        return {"norm": colors.LogNorm(low, top, clip=True), "cmap": cm.with_extremes(bad=cm(0.0))}
+    if norm == "sqrt":
+        return {"norm": colors.PowerNorm(0.5, vmin, vmax, clip=True), "cmap": cm}
+    return {"vmin": vmin, "vmax": vmax, "cmap": cm}
 
 
 def _range(a: np.ndarray) -> tuple[float, float]:
@@ -63,7 +89,7 @@ def spectra_panels(fig: Any, series: Sequence[tuple[str, np.ndarray, dict]], idx
 
 def map_rows(fig: Any, stacks: Sequence[np.ndarray], col_labels: Sequence[str], idx: np.ndarray,
              titles: Sequence[str], q: np.ndarray | None, e: np.ndarray | None, q_label: str, e_label: str,
-             cmap: str, error: bool, ref: int = 0) -> np.ndarray:
+             cmap: str, error: bool, ref: int = 0, norm: Any = None) -> np.ndarray:
     """One row per sample: a map per stack (one colour scale per row, from ``stacks[ref]``),
     then, with ``error=True``, ``stacks[1] - stacks[0]`` on a symmetric diverging scale.
 
@@ -77,8 +103,8 @@ def map_rows(fig: Any, stacks: Sequence[np.ndarray], col_labels: Sequence[str], 
         vmin, vmax = _range(stacks[ref][i])
         for c, stack in enumerate(stacks):
             ax = axes[r, c]
-            im = ax.imshow(stack[i].T, origin="lower", aspect="auto", extent=extent, cmap=cmap,
-                           vmin=vmin, vmax=vmax, interpolation="nearest")
+            im = ax.imshow(stack[i].T, origin="lower", aspect="auto", extent=extent, interpolation="nearest",
+                           **map_style(norm, cmap, vmin, vmax))
             fig.colorbar(im, ax=ax)
             ax.set_title(f"{titles[r]}: {col_labels[c]}", fontsize=9)
         if error:

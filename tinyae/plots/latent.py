@@ -111,7 +111,7 @@ def latent_scatter(codes: Any, labels: Any = None, *, projection: str = "pca", c
 def latent_traversal(decode_fn: Any, base_code: Any, dim: int, values: Any, kind: str = "image",
                      image_shape: Any = None, *, q_axis: Any = None, e_axis: Any = None, q_label: str = Q_LABEL,
                      e_label: str = E_LABEL, y_label: str = "intensity", cmap: str | None = None,
-                     fig: Any = None, path: Any = None, dpi: Any = None) -> Figure:
+                     norm: str | None = None, fig: Any = None, path: Any = None, dpi: Any = None) -> Figure:
     """Decode a code while one unit sweeps through ``values``, the others fixed.
 
     Parameters
@@ -129,7 +129,7 @@ def latent_traversal(decode_fn: Any, base_code: Any, dim: int, values: Any, kind
         "image": one row of m images on one grey scale. "spectrum1d": the m
         spectra overlaid in one axes, coloured by the value (with a colour
         bar). "map2d": one row of m maps on one colour scale, one colour bar.
-    image_shape, q_axis, e_axis, q_label, e_label, y_label, cmap, fig, path, dpi
+    image_shape, q_axis, e_axis, q_label, e_label, y_label, cmap, norm, fig, path, dpi
         As for :func:`tinyae.plots.reconstruction_grid`.
 
     Returns
@@ -137,6 +137,7 @@ def latent_traversal(decode_fn: Any, base_code: Any, dim: int, values: Any, kind
     matplotlib.figure.Figure
     """
     kind = check_kind(kind)
+    _draw.check_norm(norm)
     decode = getattr(decode_fn, "inverse_transform", decode_fn)
     if not callable(decode):
         raise TypeError(f"decode_fn: expected a callable or an estimator with inverse_transform, got "
@@ -163,10 +164,10 @@ def latent_traversal(decode_fn: Any, base_code: Any, dim: int, values: Any, kind
         e = axis_values(e_axis, out.shape[1], "e_axis")
         x = np.arange(out.shape[1]) if e is None else e
         cm = matplotlib.colormaps[cmap or "viridis"]
-        norm = Normalize(vals.min(), vals.max() if vals.max() > vals.min() else vals.min() + 1)
+        scale = Normalize(vals.min(), vals.max() if vals.max() > vals.min() else vals.min() + 1)
         for j in range(m):
-            ax.plot(x, out[j], color=cm(norm(vals[j])), lw=1.2)
-        ax.figure.colorbar(ScalarMappable(norm, cm), ax=ax, label=f"z[{dim}]")
+            ax.plot(x, out[j], color=cm(scale(vals[j])), lw=1.2)
+        ax.figure.colorbar(ScalarMappable(scale, cm), ax=ax, label=f"z[{dim}]")
         ax.set_xlabel(e_label if e is not None else "bin")
         ax.set_ylabel(y_label)
         ax.set_title(f"traversal of latent unit {dim}")
@@ -186,8 +187,8 @@ def latent_traversal(decode_fn: Any, base_code: Any, dim: int, values: Any, kind
         extent = (*edges(q, out.shape[1]), *edges(e, out.shape[2]))
         axes = fig.subplots(1, m, squeeze=False, sharey=True)[0]
         for j, ax in enumerate(axes):
-            im = ax.imshow(out[j].T, origin="lower", aspect="auto", extent=extent, cmap=cmap or "viridis",
-                           vmin=vmin, vmax=vmax, interpolation="nearest")
+            im = ax.imshow(out[j].T, origin="lower", aspect="auto", extent=extent, interpolation="nearest",
+                           **_draw.map_style(norm, cmap or "viridis", vmin, vmax))
             ax.set_title(names[j], fontsize=9)
             ax.set_xlabel(q_label)
         axes[0].set_ylabel(e_label)

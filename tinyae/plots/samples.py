@@ -36,7 +36,8 @@ def _figsize(kind: str, count: int, rows: int) -> tuple[float, float]:
 def reconstruction_grid(X: Any, X_hat: Any, kind: str = "image", image_shape: Any = None, n: int | None = None, *,
                         indices: Any = None, titles: Any = None, q_axis: Any = None, e_axis: Any = None,
                         q_label: str = Q_LABEL, e_label: str = E_LABEL, y_label: str = "intensity",
-                        cmap: str | None = None, fig: Any = None, path: Any = None, dpi: Any = None) -> Figure:
+                        cmap: str | None = None, norm: str | None = None, fig: Any = None, path: Any = None,
+                        dpi: Any = None) -> Figure:
     """Samples beside their reconstructions.
 
     * ``kind="image"``: originals (top row) over reconstructions (bottom
@@ -73,6 +74,10 @@ def reconstruction_grid(X: Any, X_hat: Any, kind: str = "image", image_shape: An
         Axis labels (|Q|, energy, intensity).
     cmap : str, optional
         Default "gray" for images, "viridis" for maps.
+    norm : {None, "linear", "sqrt", "log"}, optional
+        Colour scale of the maps (not of the error map): "sqrt" or "log"
+        (three decades below the maximum) show weak features next to strong
+        peaks, as S(|Q|, E) usually needs.
     fig : Figure or SubFigure, optional
         An empty figure to draw in (default: a new pyplot figure).
     path : str or os.PathLike, optional
@@ -84,6 +89,7 @@ def reconstruction_grid(X: Any, X_hat: Any, kind: str = "image", image_shape: An
     matplotlib.figure.Figure
     """
     kind = check_kind(kind)
+    _draw.check_norm(norm)
     A = as_samples(X, "X", kind, image_shape)
     B = as_samples(X_hat, "X_hat", kind, A.shape[1:] if A.ndim == 3 else None)  # may come flat
     check_same(A, B, "X_hat", "X")
@@ -102,15 +108,15 @@ def reconstruction_grid(X: Any, X_hat: Any, kind: str = "image", image_shape: An
     else:
         fig = new_figure(fig, _figsize(kind, len(idx), 3))
         _draw.map_rows(fig, [A, B], ["original", "reconstruction"], idx, shown or [f"sample {i}" for i in idx],
-                       q, e, q_label, e_label, cmap or "viridis", error=True)
+                       q, e, q_label, e_label, cmap or "viridis", error=True, norm=norm)
     return finish(fig, path, dpi)
 
 
 def denoising_triplets(noisy: Any, reconstructed: Any, clean: Any, kind: str = "image", image_shape: Any = None,
                        n: int | None = None, *, indices: Any = None, titles: Any = None, q_axis: Any = None,
                        e_axis: Any = None, q_label: str = Q_LABEL, e_label: str = E_LABEL,
-                       y_label: str = "intensity", cmap: str | None = None, fig: Any = None, path: Any = None,
-                       dpi: Any = None) -> Figure:
+                       y_label: str = "intensity", cmap: str | None = None, norm: str | None = None,
+                       fig: Any = None, path: Any = None, dpi: Any = None) -> Figure:
     """Noisy input, the denoising autoencoder's output, and the clean target.
 
     * ``kind="image"``: three rows (noisy / denoised / clean), one column per
@@ -123,7 +129,7 @@ def denoising_triplets(noisy: Any, reconstructed: Any, clean: Any, kind: str = "
     ----------
     noisy, reconstructed, clean : array_like
         Same shapes, as ``X`` of :func:`reconstruction_grid`.
-    kind, image_shape, n, indices, titles, q_axis, e_axis, q_label, e_label, y_label, cmap, fig, path, dpi
+    kind, image_shape, n, indices, titles, q_axis, e_axis, q_label, e_label, y_label, cmap, norm, fig, path, dpi
         As for :func:`reconstruction_grid`.
 
     Returns
@@ -131,6 +137,7 @@ def denoising_triplets(noisy: Any, reconstructed: Any, clean: Any, kind: str = "
     matplotlib.figure.Figure
     """
     kind = check_kind(kind)
+    _draw.check_norm(norm)
     C = as_samples(clean, "clean", kind, image_shape)
     shape = C.shape[1:] if C.ndim == 3 else None  # the others may come flat
     N = as_samples(noisy, "noisy", kind, shape)
@@ -153,5 +160,5 @@ def denoising_triplets(noisy: Any, reconstructed: Any, clean: Any, kind: str = "
     else:
         fig = new_figure(fig, _figsize(kind, len(idx), 3))
         _draw.map_rows(fig, [N, R, C], ["noisy", "denoised", "clean"], idx, shown or [f"sample {i}" for i in idx],
-                       q, e, q_label, e_label, cmap or "viridis", error=False, ref=2)
+                       q, e, q_label, e_label, cmap or "viridis", error=False, ref=2, norm=norm)
     return finish(fig, path, dpi)
