@@ -283,15 +283,13 @@ def _data(dtype=np.float32):
 
 def _on_gpu(model):
     """Move a model's parameters to the GPU explicitly (layers create them from NumPy arrays,
-    which stay on the CPU even under ``use_backend("cupy")``; see the xfail test below)."""
+    which now move to the GPU by themselves; kept to make the intent explicit)."""
     for p in model.parameters():
         if not CUPY.owns(p.data):
             p.data, p._backend = cupy.asarray(p.data), CUPY
     return model
 
 
-@pytest.mark.xfail(reason="Dense/TiedDense create Parameters from NumPy arrays, which never join a GPU "
-                          "backend: under use_backend('cupy') a model is built on the CPU", strict=False)
 def test_models_built_under_the_cupy_backend_live_on_the_gpu():
     with use_backend("cupy"):
         model = _model("autoencoder", np.float32)

@@ -263,9 +263,12 @@ class Optimizer:
         if self.clip_norm is not None:
             clip_grad_norm(self.params, self.clip_norm)
         self.steps += 1
-        for i, p in enumerate(self.params):
-            if p.grad is not None:
-                self._update(i, p, p.grad)
+        self._update_all([(i, p, p.grad) for i, p in enumerate(self.params) if p.grad is not None])
+
+    def _update_all(self, items: list[tuple[int, Tensor, Any]]) -> None:
+        """Update every ``(index, parameter, gradient)``; subclasses may batch them."""
+        for i, p, g in items:
+            self._update(i, p, g)
 
     def _update(self, i: int, p: Tensor, g: Any) -> None:
         raise NotImplementedError
@@ -474,6 +477,19 @@ class Adam(Optimizer):
 
     def _buffer_names(self, hyper: Mapping[str, Any]) -> tuple[str, ...]:
         return ("m", "v")
+
+    def _update_all(self, items: list[tuple[int, Tensor, Any]]) -> None:
+        backend = items[0][1].backend if items else None
+        if not items or any(p.backend is not backend for _, p, _ in items):
+            return super()._update_all(items)
+        for i, _, _ in items:
+            self.param_steps[i] += 1
+        m, v = self.state["m"], self.state["v"]
+        # All parameters in one kernel call: per-call overhead dominates small models.
+        backend.kernels.adam_update_many(
+            [p.data for _, p, _ in items], [g for _, _, g in items], [m[i] for i, _, _ in items],
+            [v[i] for i, _, _ in items], self._lr, *self.betas, self.eps,
+            [self.param_steps[i] for i, _, _ in items], self.weight_decay, self._decoupled)
 
     def _update(self, i: int, p: Tensor, g: Any) -> None:
         b1, b2 = self.betas

@@ -56,6 +56,7 @@ from tinyae.backend import numpy_kernels as _ref
 __all__ = [
     "sigmoid", "softplus", "log_sigmoid", "tanh_backward", "sigmoid_backward",
     "bias_act", "act_grad", "act_grad_bias", "mse_value_grad", "bce_logits_value_grad", "adam_update",
+    "adam_update_many",
     "FUSED_ACTIVATIONS",
 ]
 
@@ -301,3 +302,10 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):
     decay = 1.0 - lr * wd if wd and decoupled else 1.0
     _ADAM_K(g, l2, decay, beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / (1.0 - beta1 ** t),
             math.sqrt(1.0 - beta2 ** t), eps, p, m, v)
+
+
+def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled):
+    """One fused kernel launch per parameter (launches are asynchronous, so
+    the host does not wait between them)."""
+    for p, g, m, v, t in zip(ps, gs, ms, vs, ts):
+        adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)

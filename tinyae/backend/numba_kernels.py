@@ -31,6 +31,7 @@ from tinyae.backend import numpy_kernels as _ref
 __all__ = [
     "sigmoid", "softplus", "log_sigmoid", "tanh_backward", "sigmoid_backward",
     "bias_act", "act_grad", "act_grad_bias", "mse_value_grad", "bce_logits_value_grad", "adam_update",
+    "adam_update_many",
     "FUSED_ACTIVATIONS", "ACT_CODES",
 ]
 
@@ -89,12 +90,6 @@ def _dact1(y, code):
 
 
 # -- elementwise kernels over flat arrays -----------------------------------
-
-@_jit
-def _sigmoid_flat(x, out):
-    for i in range(x.size):
-        out[i] = _sigmoid1(x[i])
-
 
 @_jit
 def _softplus_flat(x, out):
@@ -197,16 +192,6 @@ def _mse_flat(x_hat, x, grad):
 
 
 @_jit
-def _bce_flat(z, y, grad):
-    scale = 1.0 / z.size
-    total = 0.0
-    for i in range(z.size):
-        total += _softplus1(z[i]) - y[i] * z[i]
-        grad[i] = (_sigmoid1(z[i]) - y[i]) * scale
-    return total / z.size
-
-
-@_jit
 def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps, sqrt_bc2, weight_decay, shrink, decoupled):
     # Scalars arrive as the arrays' dtype and the decay branch is hoisted,
     # so the main loop is branch-free and vectorises. The wrapper forms
@@ -225,6 +210,52 @@ def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps, sqrt_bc2, weight
         m[i] = mi
         v[i] = vi
         p[i] -= step * mi / (math.sqrt(vi) / sqrt_bc2 + eps)
+
+
+@_jit
+def _adam_many(ps, gs, ms, vs, steps, sqrt_bc2s, beta1, omb1, beta2, omb2, eps, weight_decay, shrink, decoupled):
+    for k in range(len(ps)):
+        _adam_flat(ps[k], gs[k], ms[k], vs[k], steps[k], beta1, omb1, beta2, omb2, eps, sqrt_bc2s[k],
+                   weight_decay, shrink, decoupled)
+
+
+# -- transcendental work goes to NumPy's SIMD ufuncs --------------------------
+# Numba has no vector math library here, so math.exp/tanh in a loop run one
+# element at a time (sigmoid was 15x slower than relu). NumPy's exp and tanh
+# are vectorised; Numba does the branchy, cheap passes around them.
+
+@_jit
+def _sigmoid_from_exp(z, e):
+    """z <- (1 if z >= 0 else e) / (1 + e), given e = exp(-|z|); flat arrays."""
+    for i in range(z.size):
+        ei = e[i]
+        z[i] = (1.0 if z[i] >= 0 else ei) / (1.0 + ei)
+
+
+@_jit
+def _bce_from_exp(z, y, e, l1p, grad):
+    """value and gradient of mean(softplus(z) - y z) from e = exp(-|z|), l1p = log1p(e)."""
+    scale = 1.0 / z.size
+    total = 0.0
+    for i in range(z.size):
+        zi = z[i]
+        total += max(zi, 0.0) + l1p[i] - y[i] * zi
+        s = (1.0 if zi >= 0 else e[i]) / (1.0 + e[i])
+        grad[i] = (s - y[i]) * scale
+    return total / z.size
+
+
+def _exp_neg_abs(z):
+    e = np.abs(z)
+    np.negative(e, out=e)
+    return np.exp(e, out=e)
+
+
+def _sigmoid_inplace(z):
+    """Stable sigmoid of a C-contiguous array, written into it."""
+    flat = z.reshape(-1)
+    _sigmoid_from_exp(flat, _exp_neg_abs(flat))
+    return z
 
 
 # -- the public functions: same signatures as numpy_kernels -----------------
@@ -246,7 +277,7 @@ def _unary(kernel, x):
 
 
 def sigmoid(x):
-    return _unary(_sigmoid_flat, x)
+    return _sigmoid_inplace(np.array(x, order="C", copy=True))
 
 
 def softplus(x):
@@ -287,11 +318,20 @@ def bias_act(a, b, activation):
     code = _code(activation)
     if a.ndim != 2 or not a.flags.c_contiguous or (b is not None and b.dtype != a.dtype):
         return _ref.bias_act(a, b, activation)
-    out = a  # the fresh matmul result is overwritten in place: one pass, no allocation
-    if b is None:
-        _act_2d(a, code, out)
-    else:
-        _bias_act_2d(a, _c(b), code, out)
+    out = a  # the fresh matmul result is overwritten in place: no allocation
+    if code in (0, 1):  # linear, relu: one fused pass (nothing to do for linear without bias)
+        if b is not None:
+            _bias_act_2d(a, _c(b), code, out)
+        elif code == 1:
+            _act_2d(a, code, out)
+        return out
+    if b is not None:
+        np.add(a, b, out=a)
+    if code == 2:
+        return _sigmoid_inplace(a)
+    if code == 3:
+        return np.tanh(a, out=a)
+    _act_2d(a, code, out)
     return out
 
 
@@ -328,7 +368,9 @@ def bce_logits_value_grad(z, y):
     if z.shape != y.shape or z.dtype != y.dtype:
         return _ref.bce_logits_value_grad(z, y)
     grad = np.empty_like(z, order="C")
-    value = _bce_flat(_flat(z), _flat(y), grad.reshape(-1))
+    zf = _flat(z)
+    e = _exp_neg_abs(zf)
+    value = _bce_from_exp(zf, _flat(y), e, np.log1p(e), grad.reshape(-1))
     return float(value), grad
 
 
@@ -339,3 +381,17 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):
     _adam_flat(p.reshape(-1), _flat(g), m.reshape(-1), v.reshape(-1), f(lr / (1.0 - beta1 ** t)), f(beta1),
                f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(eps), f(math.sqrt(1.0 - beta2 ** t)), f(weight_decay),
                f(1.0 - lr * weight_decay), bool(decoupled))
+
+
+def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled):
+    dtype = ps[0].dtype
+    arrays = (*ps, *gs, *ms, *vs)
+    if len(ps) == 1 or any(a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
+        return _ref.adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled)
+    f = dtype.type
+    # Same constants, formed in double and rounded once, as in adam_update.
+    steps = np.array([lr / (1.0 - beta1 ** t) for t in ts], dtype=dtype)
+    sqrt_bc2s = np.array([math.sqrt(1.0 - beta2 ** t) for t in ts], dtype=dtype)
+    flat = [tuple(a.reshape(-1) for a in group) for group in (ps, gs, ms, vs)]
+    _adam_many(*flat, steps, sqrt_bc2s, f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(eps),
+               f(weight_decay), f(1.0 - lr * weight_decay), bool(decoupled))

@@ -13,18 +13,29 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from tinyae.backend import current_backend
 from tinyae.tensor import Tensor
 
 __all__ = ["Parameter", "Module"]
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module trains: ``requires_grad`` is always True."""
+    """A Tensor that a Module trains: ``requires_grad`` is always True.
+
+    A Parameter is created on the *current* backend: under
+    ``use_backend("cupy")`` its initial values (drawn on the CPU from the
+    layer's rng, so every backend starts from the same weights) are copied to
+    the GPU once, at construction -- the user asked for that backend.
+    """
 
     __slots__ = ()
 
     def __init__(self, data: Any, dtype: Any = None) -> None:
         super().__init__(data, requires_grad=True, dtype=dtype)
+        backend = current_backend()
+        if not backend.owns(self.data):
+            self.data = backend.xp.asarray(self.data)
+            self._backend = backend
 
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor"):]
