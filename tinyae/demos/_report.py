@@ -16,17 +16,18 @@ and ``"tables"`` added.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["DemoRun", "Table", "fmt", "jsonable", "require_sklearn"]
+__all__ = ["DemoRun", "Table", "fmt", "jsonable", "digits_split", "one_blas_thread", "cosine_lr"]
 
 
 def fmt(value: Any) -> str:
@@ -40,7 +41,7 @@ def fmt(value: Any) -> str:
         if v == 0.0:
             return "0"
         if 1e-3 <= abs(v) < 1e5:
-            return f"{v:.4g}"
+            return f"{v:#.4g}"
         return f"{v:.3e}"
     if isinstance(value, np.integer):
         return str(int(value))
@@ -67,15 +68,50 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def require_sklearn(what: str) -> None:
-    """Raise an ImportError naming the demo when scikit-learn is missing."""
+def digits_split(demo: str, seed: int, n_test: int = 450) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's digits scaled to [0, 1], split by a seeded permutation.
+
+    Returns ``X_train, X_test, y_train, y_test`` (1347 and 450 images by
+    default). Without scikit-learn, raises ImportError naming the demo.
+    """
+    from tinyae.datasets.images import load_digits
+
     try:
-        import sklearn  # noqa: F401
+        X, y = load_digits(return_X_y=True)
     except ImportError as exc:
-        raise ImportError(
-            f"{what} needs scikit-learn (for its bundled handwritten digits): "
-            "pip install 'tinyae[test]' or pip install scikit-learn"
-        ) from exc
+        raise ImportError(f"tinyae demo {demo}: {exc}") from exc
+    order = np.random.default_rng(seed).permutation(len(X))
+    test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+    return X[train], X[test], y[train], y[test]
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Limit NumPy's BLAS to one thread while the demo runs (when threadpoolctl is installed).
+
+    The demo models are small: a second BLAS thread gains little, and when
+    the cores are shared (a test suite, other jobs) BLAS threads that
+    busy-wait for each other made training steps several times slower.
+    threadpoolctl comes with scikit-learn; without it nothing changes.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def cosine_lr(estimator: Any, epochs: int, lr: float, lr_min: float = 0.0) -> Any:
+    """A callback annealing ``estimator.optimizer_.lr`` from ``lr`` to ``lr_min`` over ``epochs``
+    (cosine), for estimators, which take a constant learning rate."""
+
+    def callback(epoch: int, logs: dict, model: Any) -> None:
+        t = min(epoch + 1, epochs) / epochs
+        estimator.optimizer_.lr = lr_min + (lr - lr_min) * (1.0 + math.cos(math.pi * t)) / 2.0
+
+    return callback
 
 
 @dataclass
