@@ -33,3 +33,14 @@ def test_readme_python_example_runs():
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "W: param (4, 2) float64" in result.stdout  # draw_graph's output, the example's last line
+
+
+def test_readme_estimator_example_runs(tmp_path):
+    pytest = __import__("pytest")
+    pytest.importorskip("sklearn")
+    blocks = fenced_blocks(README, "python")
+    assert len(blocks) >= 2, "README has no estimator example"
+    script = blocks[1] + "\nassert codes.shape == (1797, 2) and X_hat.shape == (1797, 64)\n"
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "digits.npz").stat().st_size > 0

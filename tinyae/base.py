@@ -49,17 +49,25 @@ def check_random_state(random_state: Any) -> np.random.Generator:
 
 
 def validate_X(X: Any, name: str = "X", dtype: Any = np.float64, n_features: int | None = None,
-               estimator: str = "estimator") -> np.ndarray:
+               estimator: str = "estimator", streamed: bool = False) -> np.ndarray:
     """Check a data matrix and return it as a 2-D array of ``dtype``.
 
     Integers and numeric objects are converted to ``dtype`` (exactly, for
-    values a float holds); booleans, strings, complex numbers, sparse
-    matrices, NaN/inf, empty arrays and a wrong number of features raise.
-    A ``np.memmap`` of the right dtype is returned as is (not loaded).
+    values a float holds); booleans, strings, complex numbers, dates, sparse
+    matrices, NaN/inf, values that overflow ``dtype``, empty arrays and a
+    wrong number of features raise ``TypeError`` or ``ValueError`` naming
+    ``name``, what was expected and what was received. The input is never
+    modified.
+
+    With ``streamed=True`` an ``np.memmap`` of real numbers is returned as
+    is, neither loaded nor converted nor scanned: the caller reads it one
+    minibatch at a time (:func:`tinyae.training.read_rows`) and checks each
+    batch for NaN/inf as it is read. Without it a memmap is checked and
+    converted like any array (which reads it whole).
     """
     if hasattr(X, "tocsr") or hasattr(X, "toarray"):
         raise TypeError(f"{name}: expected a dense array, got a sparse matrix; convert it with .toarray()")
-    if isinstance(X, np.memmap) and X.dtype == dtype:
+    if streamed and isinstance(X, np.memmap) and X.dtype.kind in "fiu":
         arr = X
     else:
         try:
@@ -75,6 +83,8 @@ def validate_X(X: Any, name: str = "X", dtype: Any = np.float64, n_features: int
             arr = arr.astype(dtype)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name}: expected numeric values, got dtype {arr.dtype}: {exc}") from None
+        except OverflowError as exc:
+            raise ValueError(f"{name}: expected numbers that fit {np.dtype(dtype)}, got a value too large ({exc})") from None
     elif arr.dtype.kind not in "fiu":
         raise TypeError(f"{name}: expected a numeric dtype, got {arr.dtype}")
     if arr.ndim != 2:
@@ -91,11 +101,19 @@ def validate_X(X: Any, name: str = "X", dtype: Any = np.float64, n_features: int
             f"{name}: expected {n_features} features, got {arr.shape[1]}. "
             f"X has {arr.shape[1]} features, but {estimator} is expecting {n_features} features as input."
         )
-    if not isinstance(arr, np.memmap):
+    if arr is X and isinstance(arr, np.memmap):
+        return arr  # streamed: checked batch by batch as it is read
+    source = arr
+    with np.errstate(over="ignore", invalid="ignore"):
         arr = arr.astype(dtype, copy=False)
-        if not np.isfinite(arr).all():
-            bad = int((~np.isfinite(arr)).sum())
-            raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinity entries")
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).sum())
+        if source.dtype.kind in "iu" or np.isfinite(source).all():
+            raise ValueError(
+                f"{name}: expected values that fit {np.dtype(dtype)}, got {bad} entries that overflow it "
+                f"(largest |value| {float(np.abs(source).max()):.4g}); rescale the data or use dtype='float64'"
+            )
+        raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinity entries")
     return arr
 
 

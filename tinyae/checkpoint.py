@@ -12,10 +12,13 @@ Safety
 * The header stores a SHA-256 digest of every array; a truncated, tampered
   or partly written file raises :class:`CheckpointError` instead of loading
   wrong numbers.
-* Saving is atomic: the file is written next to its destination, flushed to
-  disk and moved into place with ``os.replace``, so a process killed
-  mid-save leaves the previous checkpoint intact.
-* Non-finite weights are never written.
+* Saving is atomic: the file is written next to its destination (as
+  ``.tinyae-XXXXXXXX.tmp``), flushed to disk and moved into place with
+  ``os.replace``, so a process killed mid-save leaves the previous checkpoint
+  intact. A process killed mid-save can leave its temporary file behind;
+  ``.tinyae-*.tmp`` files are never read and are safe to delete.
+* Non-finite weights (or optimizer state) are never written, and a file
+  holding them is not loaded.
 """
 
 from __future__ import annotations
@@ -94,7 +97,11 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     for key, value in estimator.optimizer_.state_dict().items():
         if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
             for i, a in enumerate(value):
-                arrays[f"optimizer/{key}/{i}"] = np.asarray(a)
+                a = np.asarray(a)
+                if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                    raise ValueError(f"estimator: optimizer state {key!r}[{i}] is not finite (a step diverged); "
+                                     "refusing to write a checkpoint")
+                arrays[f"optimizer/{key}/{i}"] = a
             optim_scalars[key] = {"__arrays__": len(value)}
         else:
             optim_scalars[key] = _jsonable(value)
@@ -110,8 +117,8 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
         "n_features_in": int(estimator.n_features_in_),
         "optimizer": optim_scalars,
         "rng_state": _jsonable(estimator.rng_.bit_generator.state),
-        "history": {"history": hist.history, "epochs": hist.epochs, "best_epoch": hist.best_epoch,
-                    "stopped_early": hist.stopped_early},
+        "history": {"history": hist.history, "health": getattr(hist, "health", {}), "epochs": hist.epochs,
+                    "best_epoch": hist.best_epoch, "stopped_early": hist.stopped_early},
         "digest": _digest(arrays),
     }
     buffer = io.BytesIO()
@@ -132,26 +139,37 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
 
 
 def _read(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    where = repr(os.fspath(path))
     try:
         with np.load(os.fspath(path), allow_pickle=False) as npz:
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise CheckpointError(f"path: {where} is a single .npy array, not a tinyae checkpoint (.npz)")
             arrays = {name: npz[name] for name in npz.files}
-    except FileNotFoundError:
+    except (FileNotFoundError, CheckpointError):
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"path: {os.fspath(path)!r} is not a readable tinyae checkpoint ({type(exc).__name__}: {exc})") from None
+    except AttributeError:  # np.load returned a plain array (no context manager)
+        raise CheckpointError(f"path: {where} is a single .npy array, not a tinyae checkpoint (.npz)") from None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError, MemoryError,
+            NotImplementedError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"path: {where} is not a readable tinyae checkpoint ({type(exc).__name__}: {exc})") from None
     raw = arrays.pop(_HEADER, None)
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
-        raise CheckpointError(f"path: {os.fspath(path)!r} has no tinyae header")
+        raise CheckpointError(f"path: {where} has no tinyae header")
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"path: the header is not valid JSON ({exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"path: {where}: the header is not valid JSON ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"path: expected format {FORMAT!r}, got {header.get('format') if isinstance(header, dict) else header!r}")
+        got = header.get("format") if isinstance(header, dict) else header
+        raise CheckpointError(f"path: {where}: expected format {FORMAT!r}, got {got!r}")
     if header.get("version") != VERSION:
-        raise CheckpointError(f"path: expected checkpoint version {VERSION}, got {header.get('version')!r}")
+        raise CheckpointError(f"path: {where}: expected checkpoint version {VERSION}, got {header.get('version')!r}")
+    for name, a in arrays.items():
+        if a.dtype.kind not in "fiub":
+            raise CheckpointError(f"path: {where}: array {name!r} has dtype {a.dtype}, expected real numbers")
     if header.get("digest") != _digest(arrays):
-        raise CheckpointError("path: the arrays do not match the header's digest (the file was modified or damaged)")
+        raise CheckpointError(f"path: {where}: the arrays do not match the header's digest "
+                              "(the file was modified or damaged)")
     return header, arrays
 
 
@@ -174,11 +192,29 @@ def load(path: str | os.PathLike) -> Any:
 
     header, arrays = _read(path)
     classes = {"Autoencoder": Autoencoder, "VariationalAutoencoder": VariationalAutoencoder}
-    cls = classes.get(header.get("estimator"))
+    name = header.get("estimator")
+    cls = classes.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise CheckpointError(f"path: expected an estimator in {sorted(classes)}, got {header.get('estimator')!r}")
+        raise CheckpointError(f"path: expected an estimator in {sorted(classes)}, got {name!r}")
+    for key, value in arrays.items():
+        if key.startswith("weights/") and not (value.dtype.kind == "f" and np.all(np.isfinite(value))):
+            raise CheckpointError(f"path: weight {key[len('weights/'):]!r} is not finite real numbers "
+                                  f"(dtype {value.dtype}); a checkpoint never holds such weights")
     try:
-        est = cls(**header["params"])
+        params = header["params"]
+        if not isinstance(params, dict):
+            raise TypeError(f"params: expected a JSON object, got {type(params).__name__}")
+        est = cls(**params)
+        est._check_params()
+        # Every layer width is a dimension of some stored weight: refuse a header
+        # asking for wider layers before building (and allocating) them.
+        widest = max((max(v.shape, default=0) for k, v in arrays.items() if k.startswith("weights/")), default=0)
+        hidden = params.get("hidden_sizes", ())
+        widths = [header["n_features_in"], params.get("n_components", 0),
+                  *(hidden if isinstance(hidden, list) else [hidden])]
+        too_wide = [w for w in widths if isinstance(w, (int, float)) and w > widest]
+        if too_wide:
+            raise ValueError(f"layer widths {too_wide} exceed every stored weight's shape (widest {widest})")
         rng = np.random.default_rng()
         rng.bit_generator.state = header["rng_state"]
         model = est._build(int(header["n_features_in"]), np.random.default_rng(0))
@@ -194,18 +230,21 @@ def load(path: str | os.PathLike) -> Any:
         optimizer.load_state_dict(optim_state)
         history = History()
         saved = header["history"]
-        history.history = {k: [float(x) for x in v] for k, v in saved["history"].items()}
+        history.history = {str(k): [float(x) for x in v] for k, v in saved["history"].items()}
+        history.health = {str(k): [float(x) for x in v] for k, v in saved.get("health", {}).items()}
         history.epochs = [int(e) for e in saved["epochs"]]
-        history.best_epoch = saved["best_epoch"]
+        best = saved["best_epoch"]
+        history.best_epoch = None if best is None else int(best)
         history.stopped_early = bool(saved["stopped_early"])
+        n_features = int(header["n_features_in"])
     except CheckpointError:
         raise
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
         raise CheckpointError(
             f"path: the checkpoint does not fit a {cls.__name__} with its stored parameters "
             f"({type(exc).__name__}: {exc})"
         ) from None
-    est.n_features_in_ = int(header["n_features_in"])
+    est.n_features_in_ = n_features
     est.model_, est.optimizer_, est.history_, est.rng_ = model, optimizer, history, rng
     est.n_iter_ = len(history.epochs)
     est.loss_ = history["loss"][-1] if "loss" in history else float("nan")

@@ -5,6 +5,11 @@
     tinyae encode model.npz DATA.npy --out codes.npy
     tinyae decode model.npz codes.npy --out recon.npy
     tinyae gradcheck --backend numba
+
+Exit status: 0 on success; 2 for a usage error -- a bad flag, a missing or
+unreadable file, data or parameters that fail validation -- reported as one
+``tinyae: error: ...`` line on stderr, without a traceback; 1 when training
+diverged (``FloatingPointError``, also one line).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class CLIError(Exception):
 def _load_array(path: str, name: str) -> np.ndarray:
     if not os.path.exists(path):
         raise CLIError(f"{name}: file {path!r} does not exist")
+    if not os.path.isfile(path):
+        raise CLIError(f"{name}: expected a file, got {path!r} (a directory?)")
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext == ".npy":
@@ -36,9 +43,18 @@ def _load_array(path: str, name: str) -> np.ndarray:
             return np.load(path, mmap_mode="r", allow_pickle=False)
         if ext in (".csv", ".txt"):
             return np.loadtxt(path, delimiter="," if ext == ".csv" else None, ndmin=2)
-    except ValueError as exc:
+    except (ValueError, OSError, EOFError) as exc:
         raise CLIError(f"{name}: could not read {path!r}: {exc}") from None
     raise CLIError(f"{name}: expected a .npy or .csv file, got {path!r}")
+
+
+def _check_out(path: str, flag: str = "--out") -> None:
+    """Fail before the work, not after it, when the output cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{flag}: folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise CLIError(f"{flag}: {path!r} is a folder, expected a file name")
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -124,6 +140,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         est = cls(**params)
     except TypeError as exc:
         raise CLIError(f"--config: {exc}") from None
+    _check_out(args.out)
+    if args.plots and os.path.exists(args.plots) and not os.path.isdir(args.plots):
+        raise CLIError(f"--plots: {args.plots!r} exists and is not a folder")
     X = _load_array(args.data, "data")
     est.fit(X)
     est.save(args.out)
@@ -143,6 +162,7 @@ def _cmd_code(args: argparse.Namespace, encode: bool) -> int:
 
     if not os.path.exists(args.model):
         raise CLIError(f"model: file {args.model!r} does not exist")
+    _check_out(args.out)
     est = load(args.model)
     data = _load_array(args.data, "data")
     result = est.transform(data) if encode else est.inverse_transform(data)
@@ -175,7 +195,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tinyae`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed "usage: ... error: ..." (or --help)
+        return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
         parser.print_help()
         return 0
@@ -197,9 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"tinyae: error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError) as exc:  # validation errors from the library name the argument
+    except (ValueError, TypeError, OSError) as exc:  # validation errors from the library name the argument
         print(f"tinyae {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # training diverged: not a usage error
+        print(f"tinyae {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

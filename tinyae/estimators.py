@@ -17,12 +17,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from tinyae.base import BaseEstimator, check_is_fitted, check_random_state, validate_X
-from tinyae.models.autoencoder import AutoencoderModule
+from tinyae.functional import get_activation
+from tinyae.models.autoencoder import AutoencoderModule, parse_sparsity
 from tinyae.models.vae import VAEModule
 from tinyae.nn.module import Module
+from tinyae.nn.noise import make_noise
 from tinyae.optim import OPTIMIZERS, get_optimizer
 from tinyae.tensor import as_tensor, no_grad
-from tinyae.training import evaluate_terms, fit_module
+from tinyae.training import RowSubset, evaluate_terms, fit_module, read_rows
 
 __all__ = ["Autoencoder", "VariationalAutoencoder"]
 
@@ -33,12 +35,31 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def _nonneg_real(value: Any, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
 def _hidden(value: Any) -> tuple[int, ...]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, (tuple, list)):
         raise ValueError(f"hidden_sizes: expected a sequence of positive integers, got {value!r}")
     return tuple(_positive_int(v, "hidden_sizes") for v in value)
+
+
+def _finite_score(value: float, X: Any) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"X: the score is {value} (not finite): the data overflow the model's arithmetic; "
+                         "rescale the data")
+    return float(value)
 
 
 class _AutoencoderBase(BaseEstimator):
@@ -54,12 +75,47 @@ class _AutoencoderBase(BaseEstimator):
         return dtype
 
     def _validate(self, X: Any, reset: bool, target: bool = True) -> np.ndarray:
-        """Check ``X``; ``target=False`` for inputs that are only encoded (no BCE range check)."""
+        """Check ``X``; ``target=False`` for inputs that are only encoded (no BCE range check).
+
+        A memmap is returned unread: its rows are checked (NaN/inf, BCE range)
+        one minibatch at a time as training or transform reads them.
+        """
         n = None if reset else self.n_features_in_
-        X = validate_X(X, "X", self._dtype(), n, type(self).__name__)
+        X = validate_X(X, "X", self._dtype(), n, type(self).__name__, streamed=True)
         if target and self.loss == "bce" and not isinstance(X, np.memmap) and (X.min() < 0 or X.max() > 1):
             raise ValueError(f"X: loss='bce' expects values in [0, 1], got range [{X.min():.4g}, {X.max():.4g}]")
         return X
+
+    def _check_params(self) -> None:
+        """Check the hyperparameters not checked where they are used, naming each bad one."""
+        for name in ("tol", *(("contractive", "weight_decay") if hasattr(self, "contractive") else ("beta",))):
+            _nonneg_real(getattr(self, name), name)
+        for name in ("early_stopping", *(("tied_weights",) if hasattr(self, "tied_weights") else ())):
+            _flag(getattr(self, name), name)
+        verbose = self.verbose
+        if not isinstance(verbose, (int, np.integer)) or verbose < 0:
+            raise ValueError(f"verbose: expected an integer >= 0, got {verbose!r}")
+        if self.callbacks is not None:
+            if callable(self.callbacks) or not isinstance(self.callbacks, (list, tuple)) or not all(
+                    callable(cb) for cb in self.callbacks):
+                raise ValueError(f"callbacks: expected None or a list of callables f(epoch, logs, model), "
+                                 f"got {self.callbacks!r}")
+        names = ["activation", "output_activation"] + (["code_activation"] if hasattr(self, "code_activation") else [])
+        for name in names:
+            try:
+                get_activation(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {str(exc).split(': ', 1)[1]}") from None
+        if hasattr(self, "noise"):
+            try:
+                make_noise(self.noise)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"noise: {exc}") from None
+            try:
+                parse_sparsity(self.sparsity)
+            except TypeError as exc:
+                raise ValueError(f"sparsity: expected ('l1', weight >= 0) or ('kl', 0 < rho < 1, beta >= 0), "
+                                 f"got {self.sparsity!r} ({exc})") from None
 
     def _build(self, n_features: int, rng: np.random.Generator) -> Module:
         raise NotImplementedError
@@ -76,6 +132,7 @@ class _AutoencoderBase(BaseEstimator):
             ``early_stopping=True`` it replaces the ``validation_fraction`` split.
         """
         X = self._validate(X, reset=True)
+        self._check_params()
         epochs = _positive_int(self.epochs, "epochs")
         batch_size = _positive_int(self.batch_size, "batch_size")
         lr = self.learning_rate
@@ -89,15 +146,20 @@ class _AutoencoderBase(BaseEstimator):
         optimizer = get_optimizer(self.optimizer, model.parameters(), lr=float(self.learning_rate))
         train, val = X, None
         if validation_data is not None:
-            val = validate_X(validation_data, "validation_data", self._dtype(), X.shape[1], type(self).__name__)
+            val = validate_X(validation_data, "validation_data", self._dtype(), X.shape[1], type(self).__name__,
+                             streamed=True)
         elif self.early_stopping:
-            if not 0 < self.validation_fraction < 1:
+            vf = self.validation_fraction
+            if isinstance(vf, (bool, np.bool_)) or not isinstance(vf, Real) or not 0 < vf < 1:
                 raise ValueError(f"validation_fraction: expected a number in (0, 1), got {self.validation_fraction!r}")
             n_val = int(round(self.validation_fraction * len(X)))
             if n_val < 1 or n_val >= len(X):
                 raise ValueError(f"validation_fraction: {self.validation_fraction} of {len(X)} samples leaves an empty split")
             order = rng.permutation(len(X))
-            train, val = X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
+            if isinstance(X, np.memmap):  # index the rows, do not copy them into memory
+                train, val = RowSubset(X, np.sort(order[n_val:])), RowSubset(X, np.sort(order[:n_val]))
+            else:
+                train, val = X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
         self.n_features_in_ = X.shape[1]
         self.model_ = model
         self.optimizer_ = optimizer
@@ -128,10 +190,12 @@ class _AutoencoderBase(BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate(X, reset=False)
+        self._check_params()
         epochs = _positive_int(self.epochs if epochs is None else epochs, "epochs")
         val = None
         if validation_data is not None:
-            val = validate_X(validation_data, "validation_data", self._dtype(), X.shape[1], type(self).__name__)
+            val = validate_X(validation_data, "validation_data", self._dtype(), X.shape[1], type(self).__name__,
+                             streamed=True)
         self.model_.train()
         return self._train(X, epochs, _positive_int(self.batch_size, "batch_size"), val, None)
 
@@ -141,15 +205,38 @@ class _AutoencoderBase(BaseEstimator):
 
         save(self, path)
 
-    def _batched(self, fn: Any, A: np.ndarray) -> np.ndarray:
-        """Apply ``fn`` (Tensor -> Tensor) to row blocks of ``A`` without recording a graph."""
+    def _batched(self, fn: Any, A: np.ndarray, name: str = "X") -> np.ndarray:
+        """Apply ``fn`` (Tensor -> Tensor) to row blocks of ``A`` without recording a graph.
+
+        A memmap is read block by block (:func:`tinyae.training.read_rows`)
+        and each block checked for NaN/inf. A non-finite result (inputs so
+        large that the model's arithmetic overflows) raises ``ValueError``
+        naming the rows instead of returning NaN or inf.
+        """
         like = self.model_.parameters()[0]
         xp = like.backend.xp
         out = []
         with no_grad():
             for start in range(0, len(A), 1024):
-                block = as_tensor(xp.asarray(A[start:start + 1024], dtype=like.dtype), like=like)
-                out.append(fn(block).to_numpy())
+                rows = slice(start, min(start + 1024, len(A)))
+                if isinstance(A, np.memmap):
+                    block = read_rows(A, rows)
+                    if not np.isfinite(block).all():
+                        bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+                        raise ValueError(f"{name}: expected finite values, got NaN or infinity in row {bad} "
+                                         f"(minibatch of rows {rows.start}..{rows.stop - 1}); a memmap is checked "
+                                         "as its rows are read")
+                else:
+                    block = A[rows]
+                result = fn(as_tensor(xp.asarray(block, dtype=like.dtype), like=like)).to_numpy()
+                if not np.isfinite(result).all():
+                    bad = start + int(np.flatnonzero(~np.isfinite(result).all(axis=1))[0])
+                    raise ValueError(
+                        f"{name}: row {bad} gives a non-finite result: its values (largest |value| in rows "
+                        f"{rows.start}..{rows.stop - 1}: {float(np.abs(np.asarray(block, dtype=np.float64)).max()):.4g}) "
+                        f"overflow the model's {np.dtype(like.dtype)} arithmetic; rescale the data"
+                    )
+                out.append(result)
         return np.concatenate(out, axis=0)
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
@@ -158,8 +245,8 @@ class _AutoencoderBase(BaseEstimator):
     def inverse_transform(self, codes: Any) -> np.ndarray:
         """Decode codes of shape (n_samples, n_components) to (n_samples, n_features)."""
         check_is_fitted(self)
-        codes = validate_X(codes, "codes", self._dtype(), self.n_components, type(self).__name__)
-        return self._batched(self.model_.decode, codes)
+        codes = validate_X(codes, "codes", self._dtype(), self.n_components, type(self).__name__, streamed=True)
+        return self._batched(self.model_.decode, codes, "codes")
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """``inverse_transform(transform(X))``: the reconstruction of ``X``."""
@@ -273,7 +360,7 @@ class Autoencoder(_AutoencoderBase):
         check_is_fitted(self)
         X = self._validate(X, reset=False)
         rng = np.random.default_rng(0)
-        return -evaluate_terms(self.model_, X, 1024, rng)["reconstruction"]
+        return _finite_score(-evaluate_terms(self.model_, X, 1024, rng)["reconstruction"], X)
 
 
 class VariationalAutoencoder(_AutoencoderBase):
@@ -353,4 +440,4 @@ class VariationalAutoencoder(_AutoencoderBase):
         check_is_fitted(self)
         X = self._validate(X, reset=False)
         logs = evaluate_terms(self.model_, X, 1024, np.random.default_rng(0))
-        return -logs["loss"]
+        return _finite_score(-logs["loss"], X)

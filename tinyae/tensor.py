@@ -107,7 +107,10 @@ def _to_array(data: Any, dtype: Any, name: str) -> Any:
             f"{name}: expected a real numeric dtype (float32/float64 or integer), got dtype {array.dtype}"
         )
     if dtype is not None:
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
         if dtype not in _FLOAT_DTYPES:
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
         return xp.asarray(array, dtype=dtype)

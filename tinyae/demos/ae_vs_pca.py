@@ -108,9 +108,9 @@ def _run(run: DemoRun) -> dict:
     run.save(fig, "codes_2d.png")
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.5, 4.2), layout="constrained")
-    loss_curves(ae2, ax=ax1)
+    loss_curves(ae2, keys=["loss"], ax=ax1)
     ax1.set_title("nonlinear autoencoder, k = 2 (cross-entropy)")
-    loss_curves(lin2, ax=ax2)
+    loss_curves(lin2, keys=["loss"], ax=ax2)
     ax2.axhline(pca_mse[0], color="k", ls=":", lw=1.0, label="PCA, held-out")
     ax2.legend(fontsize=8)
     ax2.set_title("linear autoencoder, k = 2 (squared error)")

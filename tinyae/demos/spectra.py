@@ -33,7 +33,7 @@ __all__ = ["main", "CONFIG"]
 
 # Sizes and training budgets: "full" stays under 3 minutes on 2 cores.
 CONFIG = {
-    "full": {"n_samples": 1500, "sizes": (2, 4, 8, 16), "k_predict": 8, "epochs_2d": 80, "epochs_1d": 120,
+    "full": {"n_samples": 1500, "sizes": (2, 4, 8), "k_predict": 8, "epochs_2d": 50, "epochs_1d": 120,
              "epochs_reg": 300},
     "quick": {"n_samples": 120, "sizes": (2, 8), "k_predict": 8, "epochs_2d": 5, "epochs_1d": 10, "epochs_reg": 30},
 }

@@ -29,6 +29,28 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def _rng(rng: Any) -> np.random.Generator:
+    if rng is not None and not isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)) and (
+            isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)) or rng < 0):
+        raise TypeError(f"rng: expected None, a non-negative int seed or a numpy Generator, got {rng!r}")
+    return np.random.default_rng(rng)
+
+
+def _check_input(X: Any, n_in: int, layer: str) -> None:
+    """``X`` must be a 2-D Tensor with ``n_in`` columns (a clear error before the matmul's)."""
+    if not isinstance(X, Tensor):
+        raise TypeError(f"X: expected a Tensor of shape (n_samples, {n_in}), got {type(X).__name__}; "
+                        "wrap arrays with tinyae.Tensor(X)")
+    if X.ndim != 2 or X.shape[1] != n_in:
+        raise ValueError(f"X: expected shape (n_samples, {n_in}) for {layer} with n_in={n_in}, got shape {X.shape}")
+
+
 class Dense(Module):
     """Fully connected layer ``h = activation(X @ W + b)``.
 
@@ -59,7 +81,8 @@ class Dense(Module):
         self.n_out = _positive_int(n_out, "n_out")
         self.activation = activation
         self._act = get_activation(activation)
-        rng = np.random.default_rng(rng)
+        rng = _rng(rng)
+        bias = _flag(bias, "bias")
         self.init = init or default_init(activation)
         self.W = Parameter(get_initializer(self.init)(self.n_in, self.n_out, rng), dtype=dtype)
         self.b = Parameter(np.zeros(self.n_out), dtype=dtype) if bias else None
@@ -70,6 +93,7 @@ class Dense(Module):
         return a + self.b if self.b is not None else a
 
     def forward(self, X: Tensor) -> Tensor:
+        _check_input(X, self.n_in, "Dense")
         return dense(X, self.W, self.b, self.activation)
 
     def extra_repr(self) -> str:
@@ -99,13 +123,14 @@ class TiedDense(Module):
         self.n_in, self.n_out = encoder.n_out, encoder.n_in
         self.activation = activation
         self._act = get_activation(activation)
-        self.b = Parameter(np.zeros(self.n_out), dtype=encoder.W.dtype) if bias else None
+        self.b = Parameter(np.zeros(self.n_out), dtype=encoder.W.dtype) if _flag(bias, "bias") else None
 
     def pre_activation(self, X: Tensor) -> Tensor:
         a = X @ self.W.T
         return a + self.b if self.b is not None else a
 
     def forward(self, X: Tensor) -> Tensor:
+        _check_input(X, self.n_in, "TiedDense")
         return dense(X, self.W.T, self.b, self.activation)
 
     def extra_repr(self) -> str:

@@ -1,0 +1,32 @@
+"""Sparse autoencoders: edge filters on natural images (UFLDL) and sparse codes as digit features.
+
+Shows the UFLDL sparse autoencoder (64-25-64, sigmoid units, KL sparsity
+rho = 0.01, beta = 3, weight decay 1e-4, L-BFGS) learning localised edge
+filters from whitened natural image patches, its mean hidden activation
+against rho, and logistic regression on sparse codes of the digits against
+raw pixels and PCA. Writes filters_ufldl.png, ufldl_training.png,
+digits_accuracy.png, digits_filters.png and a results table (results.md,
+results.json) to OUT/sparse/. Needs scikit-learn (digits, logistic regression).
+
+Run:  python demos/sparse.py [--out DIR] [--quick] [--seed N]
+      (the same as: tinyae demo sparse)
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tinyae.demos import sparse
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="tinyae-demo-output", help="output folder (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="a smaller, faster run (seconds)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    args = parse_args()
+    sparse.main(out_dir=args.out, quick=args.quick, seed=args.seed)
