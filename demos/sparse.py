@@ -5,7 +5,7 @@ rho = 0.01, beta = 3, weight decay 1e-4, L-BFGS) learning localised edge
 filters from whitened natural image patches, its mean hidden activation
 against rho, and logistic regression on sparse codes of the digits against
 raw pixels and PCA. Writes filters_ufldl.png, ufldl_training.png,
-digits_accuracy.png, digits_filters.png and a results table (results.md,
+digits_accuracy.png, digits_decoder_basis.png and a results table (results.md,
 results.json) to OUT/sparse/. Needs scikit-learn (digits, logistic regression).
 
 Run:  python demos/sparse.py [--out DIR] [--quick] [--seed N]

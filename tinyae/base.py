@@ -80,7 +80,8 @@ def validate_X(X: Any, name: str = "X", dtype: Any = np.float64, n_features: int
         raise TypeError(f"{name}: expected numbers, got booleans (dtype bool); convert explicitly with .astype(float)")
     if arr.dtype.kind in "OUSV":
         try:
-            arr = arr.astype(dtype)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, by name
+                arr = arr.astype(dtype)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name}: expected numeric values, got dtype {arr.dtype}: {exc}") from None
         except OverflowError as exc:

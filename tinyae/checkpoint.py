@@ -80,7 +80,8 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
     NotFittedError
         If ``estimator`` is not fitted.
     ValueError
-        If a weight is NaN or inf (a diverged model is never saved).
+        If a weight or an optimizer buffer is NaN or inf (a diverged model
+        is never saved); the file at ``path`` is left untouched.
     TypeError
         If a hyperparameter cannot be stored (e.g. callbacks are dropped,
         not stored: they are code).
@@ -140,17 +141,20 @@ def save(estimator: Any, path: str | os.PathLike) -> None:
 
 def _read(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     where = repr(os.fspath(path))
+    unreadable = (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError, MemoryError,
+                  NotImplementedError, UnicodeDecodeError)
     try:
-        with np.load(os.fspath(path), allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise CheckpointError(f"path: {where} is a single .npy array, not a tinyae checkpoint (.npz)")
-            arrays = {name: npz[name] for name in npz.files}
-    except (FileNotFoundError, CheckpointError):
+        npz = np.load(os.fspath(path), allow_pickle=False)
+    except FileNotFoundError:
         raise
-    except AttributeError:  # np.load returned a plain array (no context manager)
-        raise CheckpointError(f"path: {where} is a single .npy array, not a tinyae checkpoint (.npz)") from None
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, RuntimeError, MemoryError,
-            NotImplementedError, UnicodeDecodeError) as exc:
+    except unreadable as exc:
+        raise CheckpointError(f"path: {where} is not a readable tinyae checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise CheckpointError(f"path: {where} holds a single .npy array, not a tinyae checkpoint (.npz)")
+    try:
+        with npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except unreadable as exc:
         raise CheckpointError(f"path: {where} is not a readable tinyae checkpoint ({type(exc).__name__}: {exc})") from None
     raw = arrays.pop(_HEADER, None)
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
@@ -191,14 +195,15 @@ def load(path: str | os.PathLike) -> Any:
     from tinyae.training import History
 
     header, arrays = _read(path)
+    where = repr(os.fspath(path))
     classes = {"Autoencoder": Autoencoder, "VariationalAutoencoder": VariationalAutoencoder}
     name = header.get("estimator")
     cls = classes.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise CheckpointError(f"path: expected an estimator in {sorted(classes)}, got {name!r}")
+        raise CheckpointError(f"path: {where}: expected an estimator in {sorted(classes)}, got {name!r}")
     for key, value in arrays.items():
         if key.startswith("weights/") and not (value.dtype.kind == "f" and np.all(np.isfinite(value))):
-            raise CheckpointError(f"path: weight {key[len('weights/'):]!r} is not finite real numbers "
+            raise CheckpointError(f"path: {where}: weight {key[len('weights/'):]!r} is not finite real numbers "
                                   f"(dtype {value.dtype}); a checkpoint never holds such weights")
     try:
         params = header["params"]
@@ -241,7 +246,7 @@ def load(path: str | os.PathLike) -> Any:
         raise
     except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
         raise CheckpointError(
-            f"path: the checkpoint does not fit a {cls.__name__} with its stored parameters "
+            f"path: {where}: the checkpoint does not fit the {cls.__name__} its stored parameters describe "
             f"({type(exc).__name__}: {exc})"
         ) from None
     est.n_features_in_ = n_features

@@ -224,8 +224,8 @@ class _AutoencoderBase(BaseEstimator):
                     if not np.isfinite(block).all():
                         bad = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
                         raise ValueError(f"{name}: expected finite values, got NaN or infinity in row {bad} "
-                                         f"(minibatch of rows {rows.start}..{rows.stop - 1}); a memmap is checked "
-                                         "as its rows are read")
+                                         f"(in the minibatch of rows {rows.start}..{rows.stop - 1}). A memmap is "
+                                         "checked as its rows are read")
                 else:
                     block = A[rows]
                 result = fn(as_tensor(xp.asarray(block, dtype=like.dtype), like=like)).to_numpy()

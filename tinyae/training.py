@@ -130,6 +130,8 @@ def _file_layout(X: Any) -> tuple[str, int, int] | None:
     """
     if not isinstance(X, np.memmap) or X.ndim != 2 or getattr(X, "_mmap", None) is None:
         return None
+    if not (hasattr(os, "preadv") or hasattr(os, "readv")):  # pragma: no cover - Windows: read through the map
+        return None
     if getattr(X, "mode", "c") == "c" or not getattr(X, "filename", None) or not X.flags.c_contiguous:
         return None
     try:
@@ -140,6 +142,15 @@ def _file_layout(X: Any) -> tuple[str, int, int] | None:
     file_start = X.offset - X.offset % mmap.ALLOCATIONGRANULARITY
     row0 = file_start + X.__array_interface__["data"][0] - mm_start
     return X.filename, row0, X.shape[1] * X.dtype.itemsize
+
+
+if hasattr(os, "preadv"):
+    def _pread(fd: int, view: memoryview, pos: int) -> int:
+        return os.preadv(fd, [view], pos)
+else:  # pragma: no cover - e.g. macOS before Python 3.12's preadv support
+    def _pread(fd: int, view: memoryview, pos: int) -> int:
+        os.lseek(fd, pos, os.SEEK_SET)
+        return os.readv(fd, [view])
 
 
 def read_rows(X: Any, idx: Any) -> np.ndarray:
@@ -168,19 +179,17 @@ def read_rows(X: Any, idx: Any) -> np.ndarray:
     buf = memoryview(out).cast("B")
     cuts = np.flatnonzero(np.diff(rows) != 1) + 1
     starts, ends = np.concatenate(([0], cuts)), np.concatenate((cuts, [rows.size]))
+    runs = zip((starts * row_bytes).tolist(), ((ends - starts) * row_bytes).tolist(),
+               (row0 + rows[starts] * row_bytes).tolist())
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            view, pos = buf[a * row_bytes:b * row_bytes], row0 + int(rows[a]) * row_bytes
-            while len(view):
-                if hasattr(os, "preadv"):
-                    n = os.preadv(fd, [view], pos)
-                else:  # pragma: no cover - platforms without preadv
-                    os.lseek(fd, pos, os.SEEK_SET)
-                    n = os.readv(fd, [view])
+        for at, size, pos in runs:
+            done = _pread(fd, buf[at:at + size], pos)
+            while done < size:  # short reads: only at the end of a file, or on exotic file systems
+                n = _pread(fd, buf[at + done:at + size], pos + done)
                 if n <= 0:
                     raise OSError(f"X: the file {path!r} behind the memmap is shorter than its shape {X.shape} needs")
-                view, pos = view[n:], pos + n
+                done += n
     finally:
         os.close(fd)
     return out
@@ -191,14 +200,14 @@ def _check_rows(rows: np.ndarray, idx: Any, name: str, bounds: tuple[float, floa
     if rows.dtype.kind != "f" and bounds is None:
         return
     index = np.arange(idx.start, idx.stop) if isinstance(idx, slice) else np.asarray(idx)
-    span = f"rows {int(index.min())}..{int(index.max())}" if index.size else "no rows"
+    span = f"{index.size} rows (row indices {int(index.min())}..{int(index.max())})" if index.size else "0 rows"
     if rows.dtype.kind == "f":
         finite = np.isfinite(rows)
         if not finite.all():
             r, c = np.argwhere(~finite)[0]
             raise ValueError(
                 f"{name}: expected finite values, got {int((~finite).sum())} NaN or infinity entries in the "
-                f"minibatch of {span} (first at row {int(index[r])}, column {int(c)}); a memmap is checked as its "
+                f"minibatch of {span}; the first at row {int(index[r])}, column {int(c)}. A memmap is checked as its "
                 "rows are read"
             )
     if bounds is not None and rows.size:
@@ -321,10 +330,10 @@ def fit_module(model: Module, X: Any, *, optimizer: Optimizer, epochs: int, batc
 
         ``"dead_units"``
             Code units (outputs of ``model.encode``; a VAE's ``mu``) with the
-            same value for every sample of the epoch's last training batch
-            (the last with 2 or more rows), evaluated in eval mode (no input
-            noise): ReLU units that output 0 for everything, saturated units
-            and units whose weights died. Only for models with ``encode``.
+            same value for every sample of the epoch's last full-size
+            training batch, evaluated in eval mode (no input noise): ReLU
+            units that output 0 for everything, units saturated to the same
+            float, units whose weights died. Only for models with ``encode``.
         ``"mean_activation"``
             Mean of the code over that batch (compare with the target
             ``"sparsity_target"`` = rho, logged for KL sparsity).
@@ -361,8 +370,8 @@ def fit_module(model: Module, X: Any, *, optimizer: Optimizer, epochs: int, batc
         last_batch, grad_norms = None, {}
         for step, idx in enumerate(iterate_minibatches(len(X), batch_size, rng)):
             batch = _as_batch(X, np.sort(idx), like, "X", bounds)
-            if last_batch is None or len(idx) > 1:
-                last_batch = batch  # for the health metrics: the last batch with 2 or more rows
+            if last_batch is None or len(idx) == min(batch_size, len(X)):
+                last_batch = batch  # for the health metrics: the last full-size batch
             terms = model.loss_terms(batch, rng)
             total = None
             for key, t in terms.items():

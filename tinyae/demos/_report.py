@@ -87,19 +87,21 @@ def digits_split(demo: str, seed: int, n_test: int = 450) -> tuple[np.ndarray, n
 
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Limit NumPy's BLAS to one thread while the demo runs (when threadpoolctl is installed).
+    """Run the BLAS and OpenMP libraries loaded so far on one thread (when threadpoolctl is installed).
 
     The demo models are small: a second BLAS thread gains little, and when
     the cores are shared (a test suite, other jobs) BLAS threads that
     busy-wait for each other made training steps several times slower.
-    threadpoolctl comes with scikit-learn; without it nothing changes.
+    Libraries loaded later (SciPy's own OpenBLAS, imported with
+    scikit-learn) are not covered: enter it again after importing them.
+    threadpoolctl is a dependency of tinyae; without it nothing changes.
     """
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1):
         yield
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyae.demos._report import DemoRun, Table
+from tinyae.demos._report import DemoRun, Table, one_blas_thread
 from tinyae.estimators import Autoencoder
 from tinyae.pca import PCA
 from tinyae.regression import MLPRegressor
@@ -71,6 +71,13 @@ def _compress(run: DemoRun, name: str, train: np.ndarray, test: np.ndarray, size
 
 def main(out_dir: Any = "tinyae-demo-output", quick: bool = False, seed: int = 0) -> dict:
     """Run the spectra demo; writes figures and results to ``out_dir/spectra/``."""
+    # One BLAS thread: these GEMMs are small, and busy-waiting BLAS threads made
+    # training several times slower whenever another process shared the cores.
+    with one_blas_thread():
+        return _run(out_dir, quick, seed)
+
+
+def _run(out_dir: Any, quick: bool, seed: int) -> dict:
     from tinyae import plots
     from tinyae.datasets.spectra import generate_spectra
 
@@ -124,7 +131,7 @@ def main(out_dir: Any = "tinyae-demo-output", quick: bool = False, seed: int = 0
                                        titles=[f"predicted from structure, crystal {i}" for i in show], **axes),
              "predicted_from_structure_2d.png")
     ae_1d = models1[k if k in models1 else cfg["sizes"][-1]][0]
-    run.save(plots.reconstruction_grid(te1[:6] + mean_1d, ae_1d.reconstruct(te1[:6]) + mean_1d, kind="spectrum1d",
+    run.save(plots.reconstruction_grid(te1[:6] + mean_1d, ae_1d.reconstruct(te1[:6]) + mean_1d, kind="spectrum1d", n=6,
                                        e_axis=ds.dos_e_centers), "reconstructions_1d.png")
     run.save(plots.loss_curves(ae.history_), "loss_curves_2d.png")
 
