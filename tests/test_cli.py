@@ -9,6 +9,15 @@ import pytest
 from tinyae.cli import DEMOS, build_parser, main
 
 
+@pytest.fixture(autouse=True)
+def restore_backend():
+    # --backend sets the global backend; give the next tests the one they had.
+    from tinyae import backend
+    previous = backend._State.current
+    yield
+    backend._State.current = previous
+
+
 @pytest.fixture
 def data(tmp_path):
     X = np.random.default_rng(0).random((120, 10))

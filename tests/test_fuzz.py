@@ -425,8 +425,6 @@ def test_load_digits_arguments(scale, return_X_y):
     assert (X.max() <= 1.0) if scale else (X.max() == 16.0)
 
 
-@pytest.mark.xfail(strict=True, reason="tinyae.datasets.peak_spectra: energies near the float limit give inf "
-                                       "(reported; the module belongs to another owner)")
 def test_peak_spectra_huge_energy_range_is_finite_or_rejected():
     try:
         with np.errstate(all="ignore"):
@@ -436,7 +434,6 @@ def test_peak_spectra_huge_energy_range_is_finite_or_rejected():
     assert finite(ds.X)
 
 
-@pytest.mark.xfail(strict=True, reason="tinyae.datasets.peak_spectra: noise=1.7e308 gives inf (reported)")
 def test_peak_spectra_huge_noise_is_finite_or_rejected():
     try:
         with np.errstate(all="ignore"):
@@ -446,8 +443,6 @@ def test_peak_spectra_huge_noise_is_finite_or_rejected():
     assert finite(ds.X)
 
 
-@pytest.mark.xfail(strict=True, reason="tinyae.datasets.generate_spectra accepts dtype=np.int8 and returns "
-                                       "normalised spectra truncated to zeros (reported)")
 def test_generate_spectra_rejects_integer_dtypes():
     with pytest.raises(ALLOWED):
         generate_spectra(1, q_bins=4, e_bins=4, dos_bins=4, n_q_points=2, dos_grid=2, n_jobs=1, progress=False,

@@ -188,7 +188,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import importlib
 
     module = importlib.import_module(f"tinyae.demos.{args.name}")
-    module.main(out_dir=args.out, quick=args.quick, seed=args.seed)
+    try:
+        module.main(out_dir=args.out, quick=args.quick, seed=args.seed)
+    except ImportError as exc:  # an optional dependency (scikit-learn's digits) is missing
+        raise CLIError(f"demo {args.name}: {exc}") from None
     return 0
 
 

@@ -152,6 +152,11 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+def _check_input(input: Any) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"input: expected a Tensor, got {type(input).__name__}")
+
+
 def _check_same_shape(input: Tensor, target: Tensor) -> None:
     # Broadcasting a (n, 1) prediction against an (n,) target silently builds an
     # (n, n) loss; refuse it rather than compute something else.
@@ -167,6 +172,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     input, target : Tensor of the same shape, e.g. ``(n_samples, n_features)``
     reduction : {'mean', 'sum', 'none'}
     """
+    _check_input(input)
     target = as_tensor(target, like=input)
     _check_same_shape(input, target)
     if reduction == "mean" and input.dtype == target.dtype and not target.requires_grad:
@@ -183,6 +189,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str 
     ``-[y log s(z) + (1-y) log(1-s(z))] = softplus(z) - y z``, which is exact
     and finite for every finite logit ``z``; its gradient is ``s(z) - y``.
     """
+    _check_input(input)
     target = as_tensor(target, like=input)
     _check_same_shape(input, target)
     if reduction == "mean" and input.dtype == target.dtype and not target.requires_grad:

@@ -143,6 +143,9 @@ class Tensor:
         Numbers. Float32 and float64 arrays are kept as they are (no copy);
         Python numbers, lists and integer arrays become float64. Anything
         else (bool, complex, strings, objects, float16) raises ``TypeError``.
+        NaN and inf are accepted: they are values an array may hold (data are
+        checked for them where they enter, in the estimators, the dataset
+        generators and the command line; see docs/reliability.md).
     requires_grad : bool, default False
         Whether ``backward()`` should compute ``.grad`` for this Tensor.
     dtype : {None, 'float32', 'float64'}

@@ -485,6 +485,12 @@ def generate_spectra(n_samples: int, random_state: int | None = 0, kind: str = "
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or not (n_jobs >= 1 or n_jobs == -1):
         raise ValueError(f"n_jobs: expected a positive int or -1, got {n_jobs!r}")
     n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype: expected float32 or float64 (spectra are real intensities), got {dtype}")
     cfg = {
         "kind": kind, "normalize": normalize, "dtype": np.dtype(dtype).str,
         "crystal": {"max_energy_range": tuple(max_energy_range), "temperature_range": tuple(temperature_range),
@@ -606,6 +612,9 @@ def peak_spectra(n_samples: int, n_bins: int = 256, random_state: Any = None, e_
     lo, hi = _pair(e_range, "e_range", 0.0)
     sigma0, c_res = _resolution(resolution)
     noise = _number(noise, "noise", 0.0)
+    if hi - lo > 1e6 or noise > 1e6:
+        raise ValueError(f"e_range, noise: expected an energy span and relative noise up to 1e6, "
+                         f"got span {hi - lo:g} meV and noise {noise:g}")
     rng = check_random_state(random_state)
     edges = np.linspace(lo, hi, n_bins + 1)
     E = 0.5 * (edges[1:] + edges[:-1])
