@@ -13,17 +13,12 @@ Run:  python demos/denoising.py [--out DIR] [--quick] [--seed N]
 
 from __future__ import annotations
 
-import argparse
-
 from tinyae.demos import denoising
+from tinyae.demos._report import script_args
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="tinyae-demo-output", help="output folder (default: %(default)s)")
-    parser.add_argument("--quick", action="store_true", help="a smaller, faster run (seconds)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    return parser.parse_args(argv)
+def parse_args(argv=None):
+    return script_args(__doc__, argv)
 
 
 if __name__ == "__main__":

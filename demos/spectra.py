@@ -8,14 +8,14 @@ Run:  python demos/spectra.py [--out DIR] [--quick] [--seed N]
 (or:  tinyae demo spectra)
 """
 
-import argparse
+from tinyae.demos import spectra
+from tinyae.demos._report import script_args
 
-from tinyae.demos.spectra import main
+
+def parse_args(argv=None):
+    return script_args(__doc__, argv)
+
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="tinyae-demo-output", help="output folder (default: %(default)s)")
-    parser.add_argument("--quick", action="store_true", help="a small, fast run")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    main(out_dir=args.out, quick=args.quick, seed=args.seed)
+    args = parse_args()
+    spectra.main(out_dir=args.out, quick=args.quick, seed=args.seed)

@@ -27,7 +27,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["DemoRun", "Table", "fmt", "jsonable", "digits_split", "one_blas_thread", "cosine_lr"]
+__all__ = ["DemoRun", "Table", "fmt", "jsonable", "digits_split", "one_blas_thread", "cosine_lr", "script_args"]
 
 
 def fmt(value: Any) -> str:
@@ -83,6 +83,17 @@ def digits_split(demo: str, seed: int, n_test: int = 450) -> tuple[np.ndarray, n
     order = np.random.default_rng(seed).permutation(len(X))
     test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
     return X[train], X[test], y[train], y[test]
+
+
+def script_args(doc: str, argv: Sequence[str] | None = None) -> Any:
+    """The command-line options every script in demos/ takes: --out, --quick, --seed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--out", default="tinyae-demo-output", help="output folder (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="a smaller, faster run (seconds)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    return parser.parse_args(argv)
 
 
 @contextlib.contextmanager
