@@ -1,4 +1,4 @@
-"""Hypothesis profiles: ``ci`` (default, quick) and ``dev`` (more examples).
+"""Hypothesis profiles: ``ci`` (default, quick, derandomized) and ``dev`` (more, random examples).
 
 Choose one with ``HYPOTHESIS_PROFILE=dev python -m pytest``. Both have no
 deadline: a slow shared CI machine must not turn into a failing test.
@@ -12,6 +12,7 @@ settings.register_profile(
     "ci",
     deadline=None,
     max_examples=30,
+    derandomize=True,  # the same examples on every CI run: a red CI must be reproducible
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
