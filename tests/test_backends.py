@@ -285,6 +285,22 @@ def test_backward_kernels_match_numpy(fast, name, dtype, data):
     _unchanged(before, [y, g])
 
 
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("act", ACTS)
+def test_bias_act_on_large_arrays_matches_numpy(fast, act, dtype, with_bias):
+    # Hypothesis draws small arrays; large ones take the Numba backend's other
+    # path (NumPy's SIMD exp/tanh between Numba passes), so check it too.
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((160, 130)) * 6).astype(dtype)  # 20,800 elements
+    a[0, :4] = [-80, 80, -BIG[dtype] / 2, BIG[dtype] / 2]
+    b = (rng.standard_normal(130) * 2).astype(dtype) if with_bias else None
+    want = ref.bias_act(a, b, act)
+    got = fast.bias_act(a.copy(), b, act)
+    assert_matches(got, want, dtype, what=f"bias_act {act} (large)")
+    assert np.all(np.isfinite(got))
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("act", ACTS)
 @given(data=st.data())
