@@ -17,28 +17,11 @@ import pytest
 
 import tinyae as ta
 from tinyae.models import AutoencoderModule, VAEModule
-from tinyae.nn import Module, Parameter
+from tinyae.nn import Module
+
+from helpers import module_gradcheck
 
 
-def module_gradcheck(model: Module, loss_fn, **kwargs) -> bool:
-    """``tinyae.gradcheck`` of ``loss_fn(model)`` w.r.t. every Parameter of ``model``.
-
-    gradcheck differentiates w.r.t. float64 copies of its inputs, so ``fn``
-    swaps those copies into the model (every attribute that holds the
-    current Parameter, so a tied weight is replaced in both layers); they
-    become Parameters so ``named_parameters()`` (weight decay) finds them.
-    """
-    def fn(*xs):
-        swap = {id(p): x for p, x in zip(model.parameters(), xs)}
-        for x in xs:
-            x.__class__ = Parameter
-        for m in model.modules():
-            for key, value in list(vars(m).items()):
-                if isinstance(value, Parameter) and id(value) in swap:
-                    setattr(m, key, swap[id(value)])
-        return loss_fn(model)
-
-    return ta.gradcheck(fn, *model.parameters(), **kwargs)
 
 
 def total(terms: dict) -> ta.Tensor:
