@@ -58,6 +58,38 @@ def numba_kernels_or_none() -> tuple[Any, str]:
 
 # -- timing --------------------------------------------------------------------
 
+def timing_parser(doc: str, *, target_seconds: float, min_steps: int, max_steps: int, quick_max_steps: int,
+                  quick_min_steps: int = 5) -> Any:
+    """An ArgumentParser with the timing options every benchmark shares.
+
+    Call :func:`finish_timing_args` on the parsed namespace to apply ``--quick``.
+    """
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=None,
+                   help="timed steps per cell (default: enough for --target-seconds per cell)")
+    p.add_argument("--target-seconds", type=float, default=target_seconds,
+                   help="timed seconds per cell when --steps is not given (default %(default)s)")
+    p.add_argument("--min-steps", type=int, default=min_steps)
+    p.add_argument("--max-steps", type=int, default=max_steps)
+    p.add_argument("--rounds", type=int, default=5, help="round-robin rounds (blocks per cell)")
+    p.add_argument("--settle", type=float, default=0.2,
+                   help="seconds to sleep before each block so other thread pools go idle (default %(default)s)")
+    p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it imports")
+    p.add_argument("--quick", action="store_true", help="smoke test: few steps, short settle (noisy numbers)")
+    p.set_defaults(_quick_limits=(quick_min_steps, quick_max_steps))
+    return p
+
+
+def finish_timing_args(args: Any) -> Any:
+    """Apply ``--quick``: short cells, two rounds, a short settle."""
+    if args.quick:
+        args.min_steps, args.max_steps = args._quick_limits
+        args.target_seconds, args.rounds, args.settle = 0.05, 2, 0.02
+    return args
+
+
 def round_robin(cells: dict[Any, Callable[[], Any]], *, steps: int | None, target_s: float, rounds: int,
                 settle_s: float, min_steps: int, max_steps: int, warmup: int = 2,
                 progress: bool = True) -> dict[Any, np.ndarray]:

@@ -13,7 +13,6 @@ reference kernels (no autodiff), plus the np.matmul-only GEMM floor.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import _common as C
@@ -29,21 +28,10 @@ NAMES = {
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = C.timing_parser(__doc__, target_seconds=1.5, min_steps=50, max_steps=200_000, quick_max_steps=500)
     p.add_argument("--activation", default="sigmoid,relu", help="code-layer activations to run (default %(default)s)")
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--steps", type=int, default=None, help="timed steps per cell (default: --target-seconds per cell)")
-    p.add_argument("--target-seconds", type=float, default=1.5)
-    p.add_argument("--min-steps", type=int, default=50)
-    p.add_argument("--max-steps", type=int, default=200_000)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--settle", type=float, default=0.2)
-    p.add_argument("--no-torch", action="store_true")
-    p.add_argument("--quick", action="store_true", help="smoke test: few steps (noisy numbers)")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.target_seconds, args.min_steps, args.max_steps = 0.05, 5, 500
-        args.rounds, args.settle = 2, 0.02
+    args = C.finish_timing_args(p.parse_args(argv))
     args.activation = [a.strip() for a in args.activation.split(",") if a.strip()]
     return args
 

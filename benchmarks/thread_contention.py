@@ -25,7 +25,6 @@ alone); about 1.0x means the two run back to back without interference.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
@@ -34,20 +33,9 @@ import _common as C
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = C.timing_parser(__doc__, target_seconds=1.0, min_steps=50, max_steps=100_000, quick_max_steps=2000)
     p.add_argument("--shape", default="256,784,512", help="m,k,n of the matmul (default %(default)s)")
-    p.add_argument("--steps", type=int, default=None, help="timed iterations per cell (default: --target-seconds)")
-    p.add_argument("--target-seconds", type=float, default=1.0)
-    p.add_argument("--min-steps", type=int, default=50)
-    p.add_argument("--max-steps", type=int, default=100_000)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--settle", type=float, default=0.2)
-    p.add_argument("--no-torch", action="store_true")
-    p.add_argument("--quick", action="store_true", help="smoke test: few iterations (noisy numbers)")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.target_seconds, args.min_steps, args.max_steps = 0.05, 5, 2000
-        args.rounds, args.settle = 2, 0.02
+    args = C.finish_timing_args(p.parse_args(argv))
     args.shape = tuple(int(s) for s in args.shape.split(","))
     return args
 

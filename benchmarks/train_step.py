@@ -25,7 +25,6 @@ the row's time, i.e. the fraction of the step spent at np.matmul speed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import _common as C
@@ -36,23 +35,10 @@ within 1.15x of the hand-written Numba step at batch >= 256."""
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = C.timing_parser(__doc__, target_seconds=1.5, min_steps=20, max_steps=5000, quick_max_steps=30, quick_min_steps=3)
     p.add_argument("--batches", default="16,64,256,1024", help="comma-separated batch sizes (default %(default)s)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="timed steps per cell (default: enough for --target-seconds per cell)")
-    p.add_argument("--target-seconds", type=float, default=1.5, help="timed seconds per cell when --steps is not given")
-    p.add_argument("--min-steps", type=int, default=20)
-    p.add_argument("--max-steps", type=int, default=5000)
-    p.add_argument("--rounds", type=int, default=5, help="round-robin rounds (blocks per cell)")
-    p.add_argument("--settle", type=float, default=0.2,
-                   help="seconds to sleep before each block so other thread pools go idle (default %(default)s)")
-    p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if it imports")
     p.add_argument("--no-autograd", action="store_true", help="skip HIPS autograd even if it imports")
-    p.add_argument("--quick", action="store_true", help="smoke test: few steps, short settle (noisy numbers)")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.target_seconds, args.min_steps, args.max_steps = 0.05, 3, 30
-        args.rounds, args.settle = 2, 0.02
+    args = C.finish_timing_args(p.parse_args(argv))
     args.batches = [int(b) for b in args.batches.split(",") if b.strip()]
     return args
 
