@@ -192,10 +192,10 @@ def _mse_flat(x_hat, x, grad):
 
 
 @_jit
-def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps, sqrt_bc2, weight_decay, shrink, decoupled):
+def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps_hat, weight_decay, shrink, decoupled):
     # Scalars arrive as the arrays' dtype and the decay branch is hoisted,
     # so the main loop is branch-free and vectorises. The wrapper forms
-    # 1 - beta, lr / (1 - beta1^t) and 1 - lr wd in double and rounds them
+    # 1 - beta, step, eps_hat and 1 - lr wd in double and rounds them
     # once, as NumPy does: 1 - float32(0.999) would be 1.3e-5 off.
     if weight_decay != 0.0:
         if decoupled:
@@ -209,13 +209,13 @@ def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps, sqrt_bc2, weight
         vi = beta2 * v[i] + omb2 * (gi * gi)
         m[i] = mi
         v[i] = vi
-        p[i] -= step * mi / (math.sqrt(vi) / sqrt_bc2 + eps)
+        p[i] -= step * mi / (math.sqrt(vi) + eps_hat)
 
 
 @_jit
-def _adam_many(ps, gs, ms, vs, steps, sqrt_bc2s, beta1, omb1, beta2, omb2, eps, weight_decay, shrink, decoupled):
+def _adam_many(ps, gs, ms, vs, steps, eps_hats, beta1, omb1, beta2, omb2, weight_decay, shrink, decoupled):
     for k in range(len(ps)):
-        _adam_flat(ps[k], gs[k], ms[k], vs[k], steps[k], beta1, omb1, beta2, omb2, eps, sqrt_bc2s[k],
+        _adam_flat(ps[k], gs[k], ms[k], vs[k], steps[k], beta1, omb1, beta2, omb2, eps_hats[k],
                    weight_decay, shrink, decoupled)
 
 
@@ -383,9 +383,9 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):
     if not (p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous) or g.dtype != p.dtype:
         return _ref.adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)
     f = p.dtype.type
-    _adam_flat(p.reshape(-1), _flat(g), m.reshape(-1), v.reshape(-1), f(lr / (1.0 - beta1 ** t)), f(beta1),
-               f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(eps), f(math.sqrt(1.0 - beta2 ** t)), f(weight_decay),
-               f(1.0 - lr * weight_decay), bool(decoupled))
+    step, eps_hat = _ref._adam_scalars(lr, beta1, beta2, eps, t)
+    _adam_flat(p.reshape(-1), _flat(g), m.reshape(-1), v.reshape(-1), f(step), f(beta1), f(1.0 - beta1), f(beta2),
+               f(1.0 - beta2), f(eps_hat), f(weight_decay), f(1.0 - lr * weight_decay), bool(decoupled))
 
 
 def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled):
@@ -395,8 +395,7 @@ def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, de
         return _ref.adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled)
     f = dtype.type
     # Same constants, formed in double and rounded once, as in adam_update.
-    steps = np.array([lr / (1.0 - beta1 ** t) for t in ts], dtype=dtype)
-    sqrt_bc2s = np.array([math.sqrt(1.0 - beta2 ** t) for t in ts], dtype=dtype)
+    scalars = np.array([_ref._adam_scalars(lr, beta1, beta2, eps, t) for t in ts], dtype=dtype)
     flat = [tuple(a.reshape(-1) for a in group) for group in (ps, gs, ms, vs)]
-    _adam_many(*flat, steps, sqrt_bc2s, f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2), f(eps),
+    _adam_many(*flat, scalars[:, 0], scalars[:, 1], f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2),
                f(weight_decay), f(1.0 - lr * weight_decay), bool(decoupled))
