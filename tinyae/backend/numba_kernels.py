@@ -116,62 +116,85 @@ def _sigmoid_backward_flat(y, g, out):
 
 
 # The activation switch sits outside the loops (one loop per activation) so
-# LLVM sees branch-free inner loops it can vectorise.
+# LLVM sees branch-free inner loops it can vectorise. Two more rules keep
+# them vectorised (measured: 2-4x per pass): each loop writes the array it
+# reads (an in-place loop over two names for one buffer fails LLVM's alias
+# check and runs scalar), and constants arrive typed as the arrays' dtype
+# (a float64 literal such as 0.0 widens float32 arithmetic to float64).
 
 @_jit
-def _bias_act_2d(a, b, code, out):
+def _bias_act_2d(a, b, code, zero):
+    """a <- act(a + b) in place, row by row; ``b`` is the bias (m,)."""
     n, m = a.shape
     for r in range(n):
+        row = a[r]
         if code == 0:
             for c in range(m):
-                out[r, c] = a[r, c] + b[c]
+                row[c] += b[c]
         elif code == 1:
             for c in range(m):
-                out[r, c] = max(a[r, c] + b[c], 0.0)
-        elif code == 2:
-            for c in range(m):
-                out[r, c] = _sigmoid1(a[r, c] + b[c])
+                row[c] = max(row[c] + b[c], zero)
         else:
             for c in range(m):
-                out[r, c] = _act1(a[r, c] + b[c], code)
+                row[c] = _act1(row[c] + b[c], code)
 
 
 @_jit
-def _act_2d(a, code, out):
+def _act_2d(a, code, zero):
+    """a <- act(a) in place."""
     n, m = a.shape
     for r in range(n):
+        row = a[r]
         if code == 1:
             for c in range(m):
-                out[r, c] = max(a[r, c], 0.0)
+                row[c] = max(row[c], zero)
         else:
             for c in range(m):
-                out[r, c] = _act1(a[r, c], code)
+                row[c] = _act1(row[c], code)
 
 
 @_jit
-def _act_grad_bias_2d(y, g, code, ga, gb):
-    n, m = y.shape
-    gb[:] = 0.0
+def _bias_neg_abs(a, b, e):
+    """a <- a + b and e <- -|a + b|, the input of NumPy's SIMD exp (sigmoid of large arrays)."""
+    n, m = a.shape
     for r in range(n):
+        row, er = a[r], e[r]
+        for c in range(m):
+            z = row[c] + b[c]
+            row[c] = z
+            er[c] = -abs(z)
+
+
+@_jit
+def _act_grad_bias_2d(y, g, code, zero, one, ga, gb):
+    """ga <- g * act'(y) from the saved output y; gb <- column sums of ga.
+
+    Each row of ga is summed into gb right after it is written, while it is
+    still in L1: one pass over memory, and both inner loops vectorise (one
+    fused loop did not: LLVM cannot rule out that gb aliases ga). Rows are
+    added in order, as NumPy's ``ga.sum(axis=0)`` does.
+    """
+    n, m = y.shape
+    gb[:] = zero
+    for r in range(n):
+        yr, gr, gar = y[r], g[r], ga[r]
         if code == 0:
             for c in range(m):
-                ga[r, c] = g[r, c]
-                gb[c] += g[r, c]
+                gar[c] = gr[c]
         elif code == 1:
             for c in range(m):
-                d = g[r, c] if y[r, c] > 0 else 0.0
-                ga[r, c] = d
-                gb[c] += d
+                gar[c] = gr[c] if yr[c] > zero else zero
         elif code == 2:
             for c in range(m):
-                d = g[r, c] * y[r, c] * (1.0 - y[r, c])
-                ga[r, c] = d
-                gb[c] += d
+                gar[c] = gr[c] * yr[c] * (one - yr[c])
+        elif code == 3:
+            for c in range(m):
+                gar[c] = gr[c] * (one - yr[c] * yr[c])
         else:
             for c in range(m):
-                d = g[r, c] * _dact1(y[r, c], code)
-                ga[r, c] = d
-                gb[c] += d
+                gar[c] = gr[c] * _dact1(yr[c], code)
+        for c in range(m):
+            gb[c] += gar[c]
 
 
 @_jit
@@ -181,14 +204,31 @@ def _act_grad_flat(y, g, code, out):
 
 
 @_jit
-def _mse_flat(x_hat, x, grad):
-    scale = 2.0 / x_hat.size
-    total = 0.0
-    for i in range(x_hat.size):
+def _mse_flat(x_hat, x, grad, scale):
+    # Eight independent double accumulators: without fastmath LLVM may not
+    # reorder one running sum, so a single accumulator waits on every add
+    # (1.5 ns per element measured, against 0.75 ns with eight).
+    n = x_hat.size
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    stop = n - n % 8
+    for i in range(0, stop, 8):
+        d0, d1, d2, d3 = x_hat[i] - x[i], x_hat[i + 1] - x[i + 1], x_hat[i + 2] - x[i + 2], x_hat[i + 3] - x[i + 3]
+        d4, d5, d6, d7 = x_hat[i + 4] - x[i + 4], x_hat[i + 5] - x[i + 5], x_hat[i + 6] - x[i + 6], x_hat[i + 7] - x[i + 7]
+        s0 += d0 * d0
+        s1 += d1 * d1
+        s2 += d2 * d2
+        s3 += d3 * d3
+        s4 += d4 * d4
+        s5 += d5 * d5
+        s6 += d6 * d6
+        s7 += d7 * d7
+        grad[i], grad[i + 1], grad[i + 2], grad[i + 3] = d0 * scale, d1 * scale, d2 * scale, d3 * scale
+        grad[i + 4], grad[i + 5], grad[i + 6], grad[i + 7] = d4 * scale, d5 * scale, d6 * scale, d7 * scale
+    for i in range(stop, n):
         d = x_hat[i] - x[i]
-        total += d * d
+        s0 += d * d
         grad[i] = d * scale
-    return total / x_hat.size
+    return (((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))) / n
 
 
 @_jit
@@ -225,11 +265,11 @@ def _adam_many(ps, gs, ms, vs, steps, eps_hats, beta1, omb1, beta2, omb2, weight
 # are vectorised; Numba does the branchy, cheap passes around them.
 
 @_jit
-def _sigmoid_from_exp(z, e):
+def _sigmoid_from_exp(z, e, one):
     """z <- (1 if z >= 0 else e) / (1 + e), given e = exp(-|z|); flat arrays."""
     for i in range(z.size):
         ei = e[i]
-        z[i] = (1.0 if z[i] >= 0 else ei) / (1.0 + ei)
+        z[i] = (one if z[i] >= 0 else ei) / (one + ei)
 
 
 @_jit
@@ -254,7 +294,7 @@ def _exp_neg_abs(z):
 def _sigmoid_inplace(z):
     """Stable sigmoid of a C-contiguous array, written into it."""
     flat = z.reshape(-1)
-    _sigmoid_from_exp(flat, _exp_neg_abs(flat))
+    _sigmoid_from_exp(flat, _exp_neg_abs(flat), flat.dtype.type(1))
     return z
 
 
@@ -321,23 +361,29 @@ def bias_act(a, b, activation):
     code = _code(activation)
     if a.ndim != 2 or not a.flags.c_contiguous or (b is not None and b.dtype != a.dtype):
         return _ref.bias_act(a, b, activation)
-    out = a  # the fresh matmul result is overwritten in place: no allocation
-    # Small arrays: one scalar pass beats three NumPy calls' overhead (below ~16k
+    zero = a.dtype.type(0)
+    # The fresh matmul result is overwritten in place: no allocation. Small
+    # arrays: one scalar pass beats three NumPy calls' overhead (below ~16k
     # elements the ufuncs' per-call cost outweighs their SIMD exp/tanh).
     if code in (0, 1) or a.size < _SMALL:  # linear and relu are always one fused pass
         if b is not None:
-            _bias_act_2d(a, _c(b), code, out)
+            _bias_act_2d(a, _c(b), code, zero)
         elif code != 0:  # nothing to do for linear without a bias
-            _act_2d(a, code, out)
-        return out
+            _act_2d(a, code, zero)
+        return a
+    if code == 2 and b is not None:
+        e = np.empty_like(a)
+        _bias_neg_abs(a, _c(b), e)
+        _sigmoid_from_exp(a.reshape(-1), np.exp(e, out=e).reshape(-1), a.dtype.type(1))
+        return a
     if b is not None:
         np.add(a, b, out=a)
     if code == 2:
         return _sigmoid_inplace(a)
     if code == 3:
         return np.tanh(a, out=a)
-    _act_2d(a, code, out)
-    return out
+    _act_2d(a, code, zero)
+    return a
 
 
 def act_grad(y, g, activation):
@@ -357,7 +403,8 @@ def act_grad_bias(y, g, activation):
     y, g = _c(y), _c(g)
     ga = np.empty_like(y)
     gb = np.empty(y.shape[1], dtype=y.dtype)
-    _act_grad_bias_2d(y, g, code, ga, gb)
+    f = y.dtype.type
+    _act_grad_bias_2d(y, g, code, f(0), f(1), ga, gb)
     return ga, gb
 
 
@@ -365,7 +412,7 @@ def mse_value_grad(x_hat, x):
     if x_hat.shape != x.shape or x_hat.dtype != x.dtype:
         return _ref.mse_value_grad(x_hat, x)
     grad = np.empty_like(x_hat, order="C")
-    value = _mse_flat(_flat(x_hat), _flat(x), grad.reshape(-1))
+    value = _mse_flat(_flat(x_hat), _flat(x), grad.reshape(-1), x_hat.dtype.type(2.0 / max(x_hat.size, 1)))
     return float(value), grad
 
 
