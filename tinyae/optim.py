@@ -257,13 +257,17 @@ class Optimizer:
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
         # Check every gradient first so a bad one cannot leave a half-applied step.
+        items = []
         for i, p in enumerate(self.params):
-            if p.grad is not None and p.grad.shape != p.data.shape:
-                raise ValueError(f"params[{i}].grad: expected shape {p.data.shape}, got {p.grad.shape}")
+            g = p.grad
+            if g is not None:
+                if g.shape != p.data.shape:
+                    raise ValueError(f"params[{i}].grad: expected shape {p.data.shape}, got {g.shape}")
+                items.append((i, p, g))
         if self.clip_norm is not None:
             clip_grad_norm(self.params, self.clip_norm)
         self.steps += 1
-        self._update_all([(i, p, p.grad) for i, p in enumerate(self.params) if p.grad is not None])
+        self._update_all(items)
 
     def _update_all(self, items: list[tuple[int, Tensor, Any]]) -> None:
         """Update every ``(index, parameter, gradient)``; subclasses may batch them."""
@@ -479,17 +483,40 @@ class Adam(Optimizer):
         return ("m", "v")
 
     def _update_all(self, items: list[tuple[int, Tensor, Any]]) -> None:
-        backend = items[0][1].backend if items else None
-        if not items or any(p.backend is not backend for _, p, _ in items):
+        backend = items[0][1]._backend if items else None
+        if not items or any(p._backend is not backend for _, p, _ in items):
             return super()._update_all(items)
-        for i, _, _ in items:
+        ps, ms, vs, gs, ts = [], [], [], [], []
+        for i, p, g in items:
             self.param_steps[i] += 1
-        m, v = self.state["m"], self.state["v"]
+            p_flat, m_flat, v_flat = self._flat_views(i, p)
+            ps.append(p_flat)
+            ms.append(m_flat)
+            vs.append(v_flat)
+            gs.append(g if p_flat is p.data else g.reshape(p_flat.shape))
+            ts.append(self.param_steps[i])
         # All parameters in one kernel call: per-call overhead dominates small models.
-        backend.kernels.adam_update_many(
-            [p.data for _, p, _ in items], [g for _, _, g in items], [m[i] for i, _, _ in items],
-            [v[i] for i, _, _ in items], self._lr, *self.betas, self.eps,
-            [self.param_steps[i] for i, _, _ in items], self.weight_decay, self._decoupled)
+        backend.kernels.adam_update_many(ps, gs, ms, vs, self._lr, *self.betas, self.eps, ts, self.weight_decay,
+                                         self._decoupled)
+
+    def _flat_views(self, i: int, p: Tensor) -> tuple[Any, Any, Any]:
+        """1-D views of parameter ``i`` and its moments, made once and reused.
+
+        The fast kernels work on flat arrays; making 12 views per step cost
+        more than the update of a small model. A view is remade whenever
+        ``p.data`` or a moment buffer is replaced (``load_state_dict``).
+        """
+        cache = self.__dict__.setdefault("_flat_cache", {})
+        m, v = self.state["m"][i], self.state["v"][i]
+        hit = cache.get(i)
+        if hit is None or hit[0] is not p.data or hit[1] is not m or hit[2] is not v:
+            arrays = (p.data, m, v)
+            # reshape(-1) of a non-contiguous array would be a copy, so then all three stay as they are.
+            if all(a.flags.c_contiguous for a in arrays):
+                arrays = tuple(a.reshape(-1) for a in arrays)
+            hit = (p.data, m, v, *arrays)
+            cache[i] = hit
+        return hit[3], hit[4], hit[5]
 
     def _update(self, i: int, p: Tensor, g: Any) -> None:
         b1, b2 = self.betas

@@ -204,12 +204,14 @@ class Tensor:
         out._released = False
         out._bw = None
         out._gbuf = None
-        if _GradMode.enabled and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents = parents
-        else:
-            out.requires_grad = False
-            out._parents = ()
+        out.requires_grad = False
+        out._parents = ()
+        if _GradMode.enabled:
+            for parent in parents:
+                if parent.requires_grad:
+                    out.requires_grad = True
+                    out._parents = parents
+                    break
         return out
 
     def _accumulate(self, grad: Any, fresh: bool = False) -> None:
@@ -362,15 +364,38 @@ class Tensor:
             grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"grad: expected shape {self.shape}, got {grad.shape}")
-        order = self.topological_order()
+        order = self._grad_order()
         try:
             self._accumulate(grad)
             self._sweep(order, retain_graph)
-        finally:
-            # If a backward closure raised, drop half-filled buffers so the
-            # next backward does not add them in.
+        except BaseException:
+            # A backward closure raised: drop half-filled buffers so the next
+            # backward does not add them in (a completed sweep leaves none).
             for node in order:
                 node._gbuf = None
+            raise
+
+    def _grad_order(self) -> list[Tensor]:
+        """:meth:`topological_order` restricted to nodes that require grad.
+
+        Nodes that need no gradient (data, constants) receive none, so the
+        backward walk skips them. Iterative depth-first search that resumes
+        each node's parent iterator, so any depth works.
+        """
+        order: list[Tensor] = []
+        seen = {id(self)}
+        stack = [(self, iter(self._parents))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent.requires_grad and id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append((parent, iter(parent._parents)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+        return order
 
     @staticmethod
     def _sweep(order: list[Tensor], retain_graph: bool) -> None:

@@ -119,13 +119,16 @@ def _sigmoid_backward_flat(y, g, out):
 # LLVM sees branch-free inner loops it can vectorise. Two more rules keep
 # them vectorised (measured: 2-4x per pass): each loop writes the array it
 # reads (an in-place loop over two names for one buffer fails LLVM's alias
-# check and runs scalar), and constants arrive typed as the arrays' dtype
-# (a float64 literal such as 0.0 widens float32 arithmetic to float64).
+# check and runs scalar), and constants take the arrays' dtype
+# (``a.dtype.type(0)``: a float64 literal such as 0.0 widens float32
+# arithmetic to float64). Scalars are passed as Python floats and ints and
+# converted inside: a NumPy scalar argument costs Numba's dispatcher ~0.5 us.
 
 @_jit
-def _bias_act_2d(a, b, code, zero):
+def _bias_act_2d(a, b, code):
     """a <- act(a + b) in place, row by row; ``b`` is the bias (m,)."""
     n, m = a.shape
+    zero = a.dtype.type(0)
     for r in range(n):
         row = a[r]
         if code == 0:
@@ -140,9 +143,10 @@ def _bias_act_2d(a, b, code, zero):
 
 
 @_jit
-def _act_2d(a, code, zero):
+def _act_2d(a, code):
     """a <- act(a) in place."""
     n, m = a.shape
+    zero = a.dtype.type(0)
     for r in range(n):
         row = a[r]
         if code == 1:
@@ -166,7 +170,7 @@ def _bias_neg_abs(a, b, e):
 
 
 @_jit
-def _act_grad_bias_2d(y, g, code, zero, one, ga, gb):
+def _act_grad_bias_2d(y, g, code, ga, gb):
     """ga <- g * act'(y) from the saved output y; gb <- column sums of ga.
 
     Each row of ga is summed into gb right after it is written, while it is
@@ -175,6 +179,7 @@ def _act_grad_bias_2d(y, g, code, zero, one, ga, gb):
     added in order, as NumPy's ``ga.sum(axis=0)`` does.
     """
     n, m = y.shape
+    zero, one = y.dtype.type(0), y.dtype.type(1)
     gb[:] = zero
     for r in range(n):
         yr, gr, gar = y[r], g[r], ga[r]
@@ -205,6 +210,7 @@ def _act_grad_flat(y, g, code, out):
 
 @_jit
 def _mse_flat(x_hat, x, grad, scale):
+    scale = grad.dtype.type(scale)
     # Eight independent double accumulators: without fastmath LLVM may not
     # reorder one running sum, so a single accumulator waits on every add
     # (1.5 ns per element measured, against 0.75 ns with eight).
@@ -233,16 +239,19 @@ def _mse_flat(x_hat, x, grad, scale):
 
 @_jit
 def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps_hat, weight_decay, shrink, decoupled):
-    # Scalars arrive as the arrays' dtype and the decay branch is hoisted,
-    # so the main loop is branch-free and vectorises. The wrapper forms
-    # 1 - beta, step, eps_hat and 1 - lr wd in double and rounds them
-    # once, as NumPy does: 1 - float32(0.999) would be 1.3e-5 off.
+    # The wrapper forms 1 - beta, step, eps_hat and 1 - lr wd in double;
+    # each is rounded once to the arrays' dtype here, as NumPy does
+    # (1 - float32(0.999) would be 1.3e-5 off). The decay branch is hoisted,
+    # so the main loop is branch-free and vectorises.
+    f = p.dtype.type
+    step, beta1, omb1, beta2, omb2, eps_hat = f(step), f(beta1), f(omb1), f(beta2), f(omb2), f(eps_hat)
     if weight_decay != 0.0:
         if decoupled:
+            shrink = f(shrink)
             for i in range(p.size):
                 p[i] *= shrink
         else:
-            g = g + weight_decay * p
+            g = g + f(weight_decay) * p
     for i in range(p.size):
         gi = g[i]
         mi = beta1 * m[i] + omb1 * gi
@@ -265,8 +274,9 @@ def _adam_many(ps, gs, ms, vs, steps, eps_hats, beta1, omb1, beta2, omb2, weight
 # are vectorised; Numba does the branchy, cheap passes around them.
 
 @_jit
-def _sigmoid_from_exp(z, e, one):
+def _sigmoid_from_exp(z, e):
     """z <- (1 if z >= 0 else e) / (1 + e), given e = exp(-|z|); flat arrays."""
+    one = z.dtype.type(1)
     for i in range(z.size):
         ei = e[i]
         z[i] = (one if z[i] >= 0 else ei) / (one + ei)
@@ -294,7 +304,7 @@ def _exp_neg_abs(z):
 def _sigmoid_inplace(z):
     """Stable sigmoid of a C-contiguous array, written into it."""
     flat = z.reshape(-1)
-    _sigmoid_from_exp(flat, _exp_neg_abs(flat), flat.dtype.type(1))
+    _sigmoid_from_exp(flat, _exp_neg_abs(flat))
     return z
 
 
@@ -361,20 +371,19 @@ def bias_act(a, b, activation):
     code = _code(activation)
     if a.ndim != 2 or not a.flags.c_contiguous or (b is not None and b.dtype != a.dtype):
         return _ref.bias_act(a, b, activation)
-    zero = a.dtype.type(0)
     # The fresh matmul result is overwritten in place: no allocation. Small
     # arrays: one scalar pass beats three NumPy calls' overhead (below ~16k
     # elements the ufuncs' per-call cost outweighs their SIMD exp/tanh).
     if code in (0, 1) or a.size < _SMALL:  # linear and relu are always one fused pass
         if b is not None:
-            _bias_act_2d(a, _c(b), code, zero)
+            _bias_act_2d(a, _c(b), code)
         elif code != 0:  # nothing to do for linear without a bias
-            _act_2d(a, code, zero)
+            _act_2d(a, code)
         return a
     if code == 2 and b is not None:
         e = np.empty_like(a)
         _bias_neg_abs(a, _c(b), e)
-        _sigmoid_from_exp(a.reshape(-1), np.exp(e, out=e).reshape(-1), a.dtype.type(1))
+        _sigmoid_from_exp(a.reshape(-1), np.exp(e, out=e).reshape(-1))
         return a
     if b is not None:
         np.add(a, b, out=a)
@@ -382,7 +391,7 @@ def bias_act(a, b, activation):
         return _sigmoid_inplace(a)
     if code == 3:
         return np.tanh(a, out=a)
-    _act_2d(a, code, zero)
+    _act_2d(a, code)
     return a
 
 
@@ -403,8 +412,7 @@ def act_grad_bias(y, g, activation):
     y, g = _c(y), _c(g)
     ga = np.empty_like(y)
     gb = np.empty(y.shape[1], dtype=y.dtype)
-    f = y.dtype.type
-    _act_grad_bias_2d(y, g, code, f(0), f(1), ga, gb)
+    _act_grad_bias_2d(y, g, code, ga, gb)
     return ga, gb
 
 
@@ -412,7 +420,7 @@ def mse_value_grad(x_hat, x):
     if x_hat.shape != x.shape or x_hat.dtype != x.dtype:
         return _ref.mse_value_grad(x_hat, x)
     grad = np.empty_like(x_hat, order="C")
-    value = _mse_flat(_flat(x_hat), _flat(x), grad.reshape(-1), x_hat.dtype.type(2.0 / max(x_hat.size, 1)))
+    value = _mse_flat(_flat(x_hat), _flat(x), grad.reshape(-1), 2.0 / max(x_hat.size, 1))
     return float(value), grad
 
 
@@ -429,20 +437,23 @@ def bce_logits_value_grad(z, y):
 def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):
     if not (p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous) or g.dtype != p.dtype:
         return _ref.adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)
-    f = p.dtype.type
     step, eps_hat = _ref._adam_scalars(lr, beta1, beta2, eps, t)
-    _adam_flat(p.reshape(-1), _flat(g), m.reshape(-1), v.reshape(-1), f(step), f(beta1), f(1.0 - beta1), f(beta2),
-               f(1.0 - beta2), f(eps_hat), f(weight_decay), f(1.0 - lr * weight_decay), bool(decoupled))
+    _adam_flat(p.reshape(-1), _flat(g), m.reshape(-1), v.reshape(-1), step, float(beta1), 1.0 - beta1, float(beta2),
+               1.0 - beta2, eps_hat, float(weight_decay), 1.0 - lr * weight_decay, int(bool(decoupled)))
 
 
 def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled):
     dtype = ps[0].dtype
-    arrays = (*ps, *gs, *ms, *vs)
-    if len(ps) == 1 or any(a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
-        return _ref.adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled)
-    f = dtype.type
-    # Same constants, formed in double and rounded once, as in adam_update.
-    scalars = np.array([_ref._adam_scalars(lr, beta1, beta2, eps, t) for t in ts], dtype=dtype)
-    flat = [tuple(a.reshape(-1) for a in group) for group in (ps, gs, ms, vs)]
-    _adam_many(*flat, scalars[:, 0], scalars[:, 1], f(beta1), f(1.0 - beta1), f(beta2), f(1.0 - beta2),
-               f(weight_decay), f(1.0 - lr * weight_decay), bool(decoupled))
+    groups = (ps, gs, ms, vs)
+    for group in groups:
+        for a in group:
+            if a.dtype != dtype or not a.flags.c_contiguous:
+                return _ref.adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled)
+    # Same constants as adam_update, in double; the kernel rounds them once.
+    if ts.count(ts[0]) == len(ts):  # the usual case: every parameter at the same step
+        steps, eps_hats = zip(*[_ref._adam_scalars(lr, beta1, beta2, eps, ts[0])] * len(ts))
+    else:
+        steps, eps_hats = zip(*[_ref._adam_scalars(lr, beta1, beta2, eps, t) for t in ts])
+    flat = [tuple([a if a.ndim == 1 else a.reshape(-1) for a in group]) for group in groups]
+    _adam_many(*flat, np.array(steps), np.array(eps_hats), float(beta1), 1.0 - beta1, float(beta2), 1.0 - beta2,
+               float(weight_decay), 1.0 - lr * weight_decay, int(bool(decoupled)))
