@@ -122,15 +122,17 @@ def dense(X: Tensor, W: Tensor, b: Tensor | None = None, activation: str = "line
     (``kernels.act_grad_bias``) from the saved output ``y``. Then
     ``dX = ga W^T`` and ``dW = X^T ga`` go to BLAS.
     """
-    if X.ndim != 2 or W.ndim != 2 or X.shape[1] != W.shape[0]:
+    Xd, Wd, bd = X.data, W.data, None if b is None else b.data
+    if Xd.ndim != 2 or Wd.ndim != 2 or Xd.shape[1] != Wd.shape[0]:
         raise ValueError(f"dense: expected X (n, n_in) and W (n_in, n_out), got shapes {X.shape} and {W.shape}")
-    if b is not None and b.shape != (W.shape[1],):
-        raise ValueError(f"b: expected shape ({W.shape[1]},), got {b.shape}")
-    for t in (W, b):
-        if t is not None and t._backend is not X._backend:
-            raise TypeError(f"operands: expected Tensors on one backend, got {X.backend.name} and {t.backend.name}")
-    k = X.backend.kernels
-    y = k.bias_act(X.data @ W.data, None if b is None else b.data, activation)
+    if bd is not None and bd.shape != (Wd.shape[1],):
+        raise ValueError(f"b: expected shape ({Wd.shape[1]},), got {bd.shape}")
+    backend = X._backend
+    if W._backend is not backend or (b is not None and b._backend is not backend):
+        other = W if W._backend is not backend else b
+        raise TypeError(f"operands: expected Tensors on one backend, got {X.backend.name} and {other.backend.name}")
+    k = backend.kernels
+    y = k.bias_act(Xd @ Wd, bd, activation)
     out = Tensor._from_op(y, (X, W) if b is None else (X, W, b), f"dense[{activation}]")
 
     def backward(g):
@@ -160,7 +162,7 @@ def _check_input(input: Any) -> None:
 def _check_same_shape(input: Tensor, target: Tensor) -> None:
     # Broadcasting a (n, 1) prediction against an (n,) target silently builds an
     # (n, n) loss; refuse it rather than compute something else.
-    if input.shape != target.shape:
+    if input.data.shape != target.data.shape:
         raise ValueError(f"target: expected shape {input.shape} (the input's), got {target.shape}")
 
 
@@ -175,8 +177,8 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     _check_input(input)
     target = as_tensor(target, like=input)
     _check_same_shape(input, target)
-    if reduction == "mean" and input.dtype == target.dtype and not target.requires_grad:
-        return _fused_loss(input, target, "mse_loss", input.backend.kernels.mse_value_grad)
+    if reduction == "mean" and input.data.dtype == target.data.dtype and not target.requires_grad:
+        return _fused_loss(input, target, "mse_loss", input._backend.kernels.mse_value_grad)
     diff = input - target
     return _reduce(diff * diff, reduction)
 
@@ -211,7 +213,7 @@ def _fused_loss(input: Tensor, target: Tensor, name: str, value_grad) -> Tensor:
             "move one explicitly (e.g. Tensor(x.to_numpy()))"
         )
     value, grad = value_grad(input.data, target.data)
-    out = Tensor._from_op(input.backend.xp.asarray(value, dtype=input.dtype), (input,), name)
+    out = Tensor._from_op(input._backend.xp.asarray(value, dtype=input.data.dtype), (input,), name)
 
     def backward(g):
         input._accumulate(grad * g, fresh=True)

@@ -353,7 +353,7 @@ class Tensor:
         """
         if not self.requires_grad:
             raise RuntimeError("backward(): this Tensor does not require grad (no input had requires_grad=True)")
-        xp = self.backend.xp
+        xp = self._backend.xp
         if grad is None:
             if self.data.size != 1:
                 raise ValueError(
@@ -401,27 +401,32 @@ class Tensor:
     def _sweep(order: list[Tensor], retain_graph: bool) -> None:
         # Each node's in-flight gradient (_gbuf) is complete once every node
         # after it in topological order has run, so one reverse sweep suffices.
+        # Attributes are read directly (not through the is_leaf/_backward
+        # properties): this loop is most of the engine's per-step overhead on
+        # small models.
         for node in reversed(order):
             g, node._gbuf = node._gbuf, None
             if g is None:
                 continue
-            if node.is_leaf or node._retain:
+            leaf = not node._parents
+            if leaf or node._retain:
                 if node.grad is None:
                     node.grad = g
                 else:
                     node.grad += g
-            if node.is_leaf:
+            if leaf:
                 continue
             if node._released:
                 raise RuntimeError(
                     "backward(): the graph was already released by an earlier backward(); "
                     "pass retain_graph=True to the first call to backward twice"
                 )
-            if node._backward is None:
+            fn = node._bw
+            if fn is None:
                 raise RuntimeError(f"backward(): op {node.op!r} recorded no backward function")
-            node._backward(g)
+            fn(g)
             if not retain_graph:
-                node._backward = None
+                node._bw = None
                 node._released = True
 
 

@@ -47,7 +47,8 @@ def _check_input(X: Any, n_in: int, layer: str) -> None:
     if not isinstance(X, Tensor):
         raise TypeError(f"X: expected a Tensor of shape (n_samples, {n_in}), got {type(X).__name__}; "
                         "wrap arrays with tinyae.Tensor(X)")
-    if X.ndim != 2 or X.shape[1] != n_in:
+    shape = X.data.shape
+    if len(shape) != 2 or shape[1] != n_in:
         raise ValueError(f"X: expected shape (n_samples, {n_in}) for {layer} with n_in={n_in}, got shape {X.shape}")
 
 
