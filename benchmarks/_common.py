@@ -430,14 +430,10 @@ def make_data(arch: Arch, batch: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((batch, arch.n_features), dtype=np.float32)
 
 
-def gemm_floor_step(arch: Arch, batch: int) -> Callable[[], None]:
-    """Only the step's GEMMs, through ``np.matmul`` with preallocated outputs.
-
-    Operands are float32 in [0, 1) with the step's shapes and transposition
-    (views, so BLAS gets the same trans flags as in the step). No allocation,
-    no elementwise work: the time below which no implementation calling
-    NumPy's BLAS can go.
-    """
+def _gemm_operands(arch: Arch, batch: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(a, b, out)`` for each of the step's GEMMs: float32 in [0, 1), the
+    step's shapes and transposition (views, so BLAS gets the same trans flags
+    as in the step), and a preallocated output."""
     rng = np.random.default_rng(1)
     calls = []
     for kind, a_shape, b_shape in arch.gemm_shapes(batch):
@@ -449,11 +445,37 @@ def gemm_floor_step(arch: Arch, batch: int) -> Callable[[], None]:
             b = b.T
         out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
         calls.append((a, b, out))
+    return calls
+
+
+def gemm_floor_step(arch: Arch, batch: int) -> Callable[[], None]:
+    """Only the step's GEMMs, through ``np.matmul`` with preallocated outputs.
+
+    No allocation, no elementwise work: the time below which no
+    implementation calling NumPy's BLAS can go.
+    """
+    calls = _gemm_operands(arch, batch)
     matmul = np.matmul
 
     def step():
         for a, b, out in calls:
             matmul(a, b, out=out)
+    return step
+
+
+def torch_gemm_step(torch: Any, arch: Arch, batch: int) -> Callable[[], None]:
+    """The same GEMMs (same operands, shapes and transposition) through ``torch.mm``.
+
+    PyTorch's own BLAS (MKL in the x86 wheels) against NumPy's OpenBLAS: the
+    ratio of the two floors bounds how far any engine whose products go
+    through ``np.matmul`` can get ahead of PyTorch.
+    """
+    calls = [tuple(torch.from_numpy(x) for x in call) for call in _gemm_operands(arch, batch)]
+    mm = torch.mm
+
+    def step():
+        for a, b, out in calls:
+            mm(a, b, out=out)
     return step
 
 

@@ -45,6 +45,7 @@ def parse_args(argv=None):
 
 NAMES = {
     "gemm": "GEMM floor (np.matmul only)",
+    "torch_gemm": "same GEMMs via torch.mm",
     "numba": "tinyae numba",
     "numpy": "tinyae numpy",
     "torch": "PyTorch CPU",
@@ -87,6 +88,8 @@ def main(argv=None) -> int:
         text, worst = C.check_agreement(steps, "numpy")
         agreement.append((B, text, worst))
         cells[(B, "gemm")] = C.gemm_floor_step(arch, B)
+        if torch is not None:
+            cells[(B, "torch_gemm")] = C.torch_gemm_step(torch, arch, B)
         for name, fn in steps.items():
             cells[(B, name)] = fn
 
@@ -150,6 +153,14 @@ def main(argv=None) -> int:
           f"-- {'FAIL' if pool_launched else 'PASS' if pool_launched is not None else 'n/a'}; "
           f"tinyae kernels compiled with parallel=True: {', '.join(parallel_kernels) or 'none'} "
           f"-- {'FAIL' if parallel_kernels else 'PASS'}.")
+    if torch is not None:
+        ceilings = [(B, med[(B, "gemm")] / med[(B, "torch_gemm")], med[(B, "torch")] / med[(B, "gemm")])
+                    for B in args.batches if (B, "torch") in med]
+        print("- GEMM libraries: the same 16 products take " + ", ".join(
+            f"{100 / r:.0f} %" for _, r, _ in ceilings) + " of np.matmul's time through torch.mm (PyTorch's BLAS) "
+            f"at batch {', '.join(str(B) for B, _, _ in ceilings)}. Ceiling for any engine whose products go through "
+            "np.matmul, even with zero time outside them (PyTorch's step / np.matmul GEMM floor): " + ", ".join(
+                f"{c:.2f}× at {B}" for B, _, c in ceilings) + ".")
     worst = max(agreement, key=lambda a: a[2])
     print(f"- sanity: {worst[1]} (worst over batches, at batch {worst[0]}).")
     skipped = []
