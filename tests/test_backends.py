@@ -383,12 +383,25 @@ def test_adam_update_matches_numpy_over_steps(fast, dtype, weight_decay, decoupl
             assert_matches(got, want, dtype, atol=8 * np.finfo(dtype).eps * np.abs(want).max(), what=f"{name} step {t}")
 
 
+def _as_layout(a, layout):
+    """``a``'s values as given (``"shaped"``), as a 1-D contiguous view (``"flat"``, what Adam
+    passes), or as a 1-D view with stride 2 into a larger buffer (``"strided_flat"``)."""
+    if layout == "shaped":
+        return a
+    if layout == "flat":
+        return a.copy().reshape(-1)
+    base = np.zeros(2 * a.size, dtype=a.dtype)
+    base[::2] = a.reshape(-1)
+    return base[::2]
+
+
+@pytest.mark.parametrize("layout", ["shaped", "flat", "strided_flat"])
 @pytest.mark.parametrize("weight_decay, decoupled", [(0.0, False), (0.1, False), (0.1, True)],
                          ids=["plain", "l2", "decoupled"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_adam_update_many_matches_per_parameter_updates(fast, dtype, weight_decay, decoupled):
+def test_adam_update_many_matches_per_parameter_updates(fast, dtype, weight_decay, decoupled, layout):
     # Several parameters of different shapes and step counts in one call equal
-    # the NumPy spec's parameter-by-parameter updates, bit for bit.
+    # the NumPy spec's parameter-by-parameter updates, whatever the arrays' layout.
     rng = np.random.default_rng(1)
     shapes, ts = [(6, 4), (4,), (3, 6), (1,)], [3, 3, 1, 7]
     ps = [rng.normal(size=s).astype(dtype) for s in shapes]
@@ -398,12 +411,14 @@ def test_adam_update_many_matches_per_parameter_updates(fast, dtype, weight_deca
     want = [[a.copy() for a in group] for group in (ps, ms, vs)]
     for p, g, m, v, t in zip(*want[:1], gs, *want[1:], ts):
         ref.adam_update(p, g, m, v, 0.05, 0.9, 0.999, 1e-8, t, weight_decay, decoupled)
+    ps, gs, ms, vs = ([_as_layout(a, layout) for a in group] for group in (ps, gs, ms, vs))
     g0 = [g.copy() for g in gs]
     fast.adam_update_many(ps, gs, ms, vs, 0.05, 0.9, 0.999, 1e-8, ts, weight_decay, decoupled)
     _unchanged(g0, gs)
     for name, got_group, want_group in zip("pmv", (ps, ms, vs), want):
         for got, w in zip(got_group, want_group):
-            assert_matches(got, w, dtype, atol=8 * np.finfo(dtype).eps * np.abs(w).max(), what=name)
+            assert_matches(got.reshape(w.shape), w, dtype, atol=8 * np.finfo(dtype).eps * np.abs(w).max(),
+                           what=f"{name} ({layout})")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])

@@ -417,3 +417,29 @@ def test_adam_minimises_a_quadratic():
         opt.step()
     np.testing.assert_allclose(x.data, c, atol=1e-3)
     assert loss.item() < 1e-6
+
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_adam_follows_parameter_and_state_arrays_replaced_between_steps(backend):
+    # Adam keeps flat views of each parameter and its moments between steps
+    # (a speed-up for small models); replacing p.data (also by a non-contiguous
+    # array) or the moment buffers must redirect the update, never lose it.
+    from tinyae.backend import use_backend
+    rng = np.random.default_rng(3)
+    p0 = rng.normal(size=(4, 3))
+    grads = [rng.normal(size=(4, 3)) for _ in range(5)]
+    with use_backend(backend):
+        p = Tensor(p0.copy(), requires_grad=True)
+        opt = Adam([p], lr=0.1)
+        for step, g in enumerate(grads):
+            if step == 1:
+                p.data = p.data.copy()
+            elif step == 2:
+                p.data = np.asfortranarray(p.data)
+            elif step == 3:
+                opt.state["m"][0] = opt.state["m"][0].copy()
+                opt.state["v"][0] = opt.state["v"][0].copy()
+            p.grad = g.copy()
+            opt.step()
+    np.testing.assert_allclose(p.data, ref_adam(p0, grads, 0.1, 0.9, 0.999, 1e-8), rtol=1e-12, atol=1e-14)

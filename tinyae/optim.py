@@ -495,7 +495,7 @@ class Adam(Optimizer):
             vs.append(v_flat)
             gs.append(g if p_flat is p.data else g.reshape(p_flat.shape))
             ts.append(self.param_steps[i])
-        # All parameters in one kernel call: per-call overhead dominates small models.
+        # All parameters in one kernel-module call: per-call overhead dominates small models.
         backend.kernels.adam_update_many(ps, gs, ms, vs, self._lr, *self.betas, self.eps, ts, self.weight_decay,
                                          self._decoupled)
 

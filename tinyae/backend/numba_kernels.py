@@ -261,13 +261,6 @@ def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps_hat, weight_decay
         p[i] -= step * mi / (math.sqrt(vi) + eps_hat)
 
 
-@_jit
-def _adam_many(ps, gs, ms, vs, steps, eps_hats, beta1, omb1, beta2, omb2, weight_decay, shrink, decoupled):
-    for k in range(len(ps)):
-        _adam_flat(ps[k], gs[k], ms[k], vs[k], steps[k], beta1, omb1, beta2, omb2, eps_hats[k],
-                   weight_decay, shrink, decoupled)
-
-
 # -- transcendental work goes to NumPy's SIMD ufuncs --------------------------
 # Numba has no vector math library here, so math.exp/tanh in a loop run one
 # element at a time (sigmoid was 15x slower than relu). NumPy's exp and tanh
@@ -409,8 +402,8 @@ def act_grad_bias(y, g, activation):
     code = _code(activation)
     if y.ndim != 2 or y.shape != g.shape or y.dtype != g.dtype:
         return _ref.act_grad_bias(y, g, activation)
-    y, g = _c(y), _c(g)
-    ga = np.empty_like(y)
+    # Any layout: the kernel indexes rows (a transposed y costs speed, not a copy).
+    ga = np.empty(y.shape, dtype=y.dtype)
     gb = np.empty(y.shape[1], dtype=y.dtype)
     _act_grad_bias_2d(y, g, code, ga, gb)
     return ga, gb
@@ -443,17 +436,18 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):
 
 
 def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled):
-    dtype = ps[0].dtype
-    groups = (ps, gs, ms, vs)
-    for group in groups:
-        for a in group:
-            if a.dtype != dtype or not a.flags.c_contiguous:
-                return _ref.adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled)
-    # Same constants as adam_update, in double; the kernel rounds them once.
-    if ts.count(ts[0]) == len(ts):  # the usual case: every parameter at the same step
-        steps, eps_hats = zip(*[_ref._adam_scalars(lr, beta1, beta2, eps, ts[0])] * len(ts))
-    else:
-        steps, eps_hats = zip(*[_ref._adam_scalars(lr, beta1, beta2, eps, t) for t in ts])
-    flat = [tuple([a if a.ndim == 1 else a.reshape(-1) for a in group]) for group in groups]
-    _adam_many(*flat, np.array(steps), np.array(eps_hats), float(beta1), 1.0 - beta1, float(beta2), 1.0 - beta2,
-               float(weight_decay), 1.0 - lr * weight_decay, int(bool(decoupled)))
+    # One compiled call per parameter, with the scalars formed once. Measured
+    # as fast as a single call over tuples of arrays (Numba's dispatcher types
+    # a tuple element by element), and it needs no contiguity checks: the
+    # loop indexes 1-D arrays of any stride (Adam passes flat views).
+    b1, b2, wd = float(beta1), float(beta2), float(weight_decay)
+    shrink, dec = 1.0 - lr * weight_decay, int(bool(decoupled))
+    t_prev = step = eps_hat = None
+    for p, g, m, v, t in zip(ps, gs, ms, vs, ts):
+        if p.ndim != 1 or g.ndim != 1 or m.ndim != 1 or v.ndim != 1 or not p.dtype == g.dtype == m.dtype == v.dtype:
+            adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)
+            continue
+        if t != t_prev:
+            step, eps_hat = _ref._adam_scalars(lr, beta1, beta2, eps, t)
+            t_prev = t
+        _adam_flat(p, g, m, v, step, b1, 1.0 - b1, b2, 1.0 - b2, eps_hat, wd, shrink, dec)

@@ -162,8 +162,9 @@ def adam_update_many(ps: list, gs: list, ms: list, vs: list, lr: float, beta1: f
                      ts: list, weight_decay: float, decoupled: bool) -> None:
     """:func:`adam_update` for several parameters (``ts``: each one's step count).
 
-    Fast twins do all parameters in one call, which matters for small models
-    where per-call overhead, not arithmetic, dominates a step.
+    Fast twins form the step's scalars once for all parameters and skip the
+    Python work around each update, which matters for small models where
+    per-call overhead, not arithmetic, dominates a step.
     """
     for p, g, m, v, t in zip(ps, gs, ms, vs, ts):
         adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)
