@@ -737,3 +737,21 @@ def test_cupy_backend_unavailable_here_says_why():
             ta.set_backend("cupy")
     assert "cupy" not in ta.available_backends()
     assert ta.current_backend().name != "cupy"
+
+
+@pytest.mark.parametrize("weight_decay, decoupled", [(0.0, False), (0.1, False), (0.1, True)],
+                         ids=["plain", "l2", "decoupled"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_numba_adam_is_bit_for_bit_the_numpy_twin(dtype, weight_decay, decoupled):
+    # Same formula, same operation order, scalars rounded once from double:
+    # docs/backends.md promises identical bits, not just agreement to rounding.
+    nk = ta.get_backend("numba").kernels
+    rng = np.random.default_rng(11)
+    want = [rng.normal(size=257).astype(dtype), np.zeros(257, dtype), np.zeros(257, dtype)]
+    got = [a.copy() for a in want]
+    for t in range(1, 12):
+        g = rng.normal(size=257).astype(dtype)
+        ref.adam_update(want[0], g, want[1], want[2], 0.01, 0.9, 0.999, 1e-8, t, weight_decay, decoupled)
+        nk.adam_update_many([got[0]], [g], [got[1]], [got[2]], 0.01, 0.9, 0.999, 1e-8, [t], weight_decay, decoupled)
+        for name, a, b in zip("pmv", got, want):
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} after step {t}")
