@@ -87,7 +87,7 @@ class _HostKernels:
         kernels, self.pending = self.pending, []
         preamble = {k.preamble for k in kernels}
         assert len(preamble) == 1
-        lines = ["#include <cmath>", "using std::exp; using std::fabs; using std::log1p; using std::expm1;",
+        lines = ["#include <cmath>", "using std::exp; using std::fabs; using std::log1p; using std::expm1; using std::log;",
                  "using std::tanh; using std::sqrt;", "#define __device__", "#define __forceinline__ inline",
                  preamble.pop()]
         for k in kernels:
@@ -195,6 +195,9 @@ def cupy_on_cpu():
     fake = types.ModuleType("cupy")
     fake.ElementwiseKernel = lambda *a, **kw: _ElementwiseKernel(*a, host=host, **kw)
     fake.ReductionKernel = lambda *a, **kw: _ReductionKernel(*a, host=host, **kw)
+    # The few array functions the module calls, from NumPy, whose API CuPy mirrors.
+    for name in ("empty", "arange", "argpartition", "sort", "where"):
+        setattr(fake, name, getattr(np, name))
     saved = sys.modules.get("cupy")
     sys.modules["cupy"] = fake
     try:
@@ -360,6 +363,67 @@ def test_loss_kernels_match_numpy(fast, loss, dtype, data):
     assert value == pytest.approx(want_value, rel=slack * eps, abs=slack * eps * float(terms.mean()))
     assert_matches(grad, want_grad, dtype, atol=4 * eps / x.size, what=loss)
     _unchanged(before, [x, t])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@given(data=st.data())
+def test_penalty_kernels_match_numpy(fast, dtype, data):
+    # Codes in [0, 1] (KL needs them there) with whole columns pushed to 0 or 1,
+    # so the clip of rho_hat and its zero gradient are exercised; L1 also on any sign.
+    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=2, max_side=6))
+    unit = st.one_of(st.floats(0, 1, width=np.dtype(dtype).itemsize * 8), st.sampled_from([0.0, 1.0]))
+    h = data.draw(hnp.arrays(dtype, shape, elements=unit))
+    for c in range(shape[1]):
+        mode = data.draw(st.sampled_from(["keep", "zeros", "ones"]))
+        if mode != "keep":
+            h[:, c] = 0.0 if mode == "zeros" else 1.0
+    h = _relayout(h, data.draw(st.sampled_from(["C", "F", "strided"])))
+    rho = data.draw(st.floats(0.01, 0.5))
+    beta = data.draw(st.floats(0.0, 5.0))
+    eps = data.draw(st.sampled_from([1e-6, 1e-3, 0.1]))
+    before = h.copy()
+    value, grad = fast.kl_sparsity_value_grad(h, rho, beta, eps)
+    want_value, want_grad = ref.kl_sparsity_value_grad(h, rho, beta, eps)
+    assert isinstance(value, float)
+    assert value == pytest.approx(want_value, rel=1e-12, abs=1e-12)
+    assert_matches(grad, want_grad, dtype, what="kl_sparsity")
+    signed = h * np.where(np.arange(h.size).reshape(h.shape) % 2, -3.0, 3.0).astype(dtype)
+    weight = data.draw(st.floats(0.0, 2.0))
+    value, grad = fast.l1_value_grad(signed, weight)
+    want_value, want_grad = ref.l1_value_grad(signed, weight)
+    assert isinstance(value, float)
+    assert value == pytest.approx(want_value, rel=1e-12, abs=1e-300)
+    assert_matches(grad, want_grad, dtype, what="l1")
+    _unchanged([before], [h])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64], ids=["f32", "f64", "i64"])
+@given(data=st.data())
+def test_noise_kernels_match_numpy_exactly(fast, dtype, data):
+    # Same keys, same k: the same entries replaced by the same values, bit for bit.
+    n, d = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 9))
+    k = data.draw(st.integers(0, d))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, d)) * 10).astype(dtype)
+    layouts = ["C", "F"] if dtype == np.int64 else ["C", "F", "strided"]  # _relayout pads with NaN
+    X = _relayout(X, data.draw(st.sampled_from(layouts)))
+    keys = rng.random((n, d))
+    salt = rng.random((n, k)) < 0.5
+    low, high = float(X.min()) - 1.5, float(X.max()) + 2.5
+    before = X.copy()
+    got = fast.mask_noise(X, keys, k)
+    want = ref.mask_noise(X, keys, k)
+    assert got.dtype == want.dtype == X.dtype and got.shape == X.shape
+    np.testing.assert_array_equal(got, want)
+    assert int((got != X).sum()) <= n * k and int((want == 0).sum(axis=1).min()) >= k
+    got = fast.salt_pepper_noise(X, keys, salt, k, low, high)
+    want = ref.salt_pepper_noise(X, keys, salt, k, low, high)
+    assert got.dtype == X.dtype
+    np.testing.assert_array_equal(got, want)
+    changed = (want != X).sum(axis=1)
+    assert np.all(changed == k)  # low/high lie outside X's range, so every chosen entry changes
+    _unchanged([before], [X])
 
 
 @pytest.mark.parametrize("layout", ["C", "strided"])

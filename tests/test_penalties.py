@@ -455,3 +455,41 @@ def test_unsupported_activation_lists_supported_ones():
         P.contractive(_h, _W, "leaky_relu", 0.1)
     for name in P.CONTRACTIVE_ACTIVATIONS:
         assert name in str(info.value)
+
+
+# -- the fused activity penalties against their compositions --------------------
+
+def _l1_composed(h, weight):
+    from tinyae import ops
+    return ops.abs(h).sum() * (weight / h.shape[0])
+
+
+def _kl_composed(h, rho, beta, eps=1e-6):
+    from tinyae import ops
+    rho_hat = ops.clip(h.mean(axis=0), eps, 1.0 - eps)
+    return (rho * ops.log(rho / rho_hat) + (1.0 - rho) * ops.log((1.0 - rho) / (1.0 - rho_hat))).sum() * beta
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@prop
+@given(h=batch(floats(0.0, 1.0)), rho=floats(0.01, 0.99), beta=floats(0.0, 5.0), weight=floats(0.0, 5.0),
+       dead=st.booleans())
+def test_fused_activity_penalties_equal_their_compositions(backend, h, rho, beta, weight, dead):
+    # l1_activity and kl_sparsity are single ops over one kernel (for speed); value
+    # and gradient must be those of the compositions of primitives they replace,
+    # including a dead unit whose clipped rho_hat passes no gradient.
+    if dead:
+        h = h.copy()
+        h[:, 0] = 0.0
+    for fused, composed in [(lambda t: P.l1_activity(t, weight), lambda t: _l1_composed(t, weight)),
+                            (lambda t: P.kl_sparsity(t, rho, beta), lambda t: _kl_composed(t, rho, beta))]:
+        results = []
+        for fn in (fused, composed):
+            with ta.use_backend(backend):
+                t = ta.Tensor(h, requires_grad=True)
+            out = fn(t)
+            out.backward()
+            results.append((out.item(), t.grad))
+        (v1, g1), (v2, g2) = results
+        np.testing.assert_allclose(v1, v2, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-12)

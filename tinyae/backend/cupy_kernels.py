@@ -56,7 +56,7 @@ from tinyae.backend import numpy_kernels as _ref
 __all__ = [
     "sigmoid", "softplus", "log_sigmoid", "tanh_backward", "sigmoid_backward",
     "bias_act", "act_grad", "act_grad_bias", "mse_value_grad", "bce_logits_value_grad", "adam_update",
-    "adam_update_many",
+    "adam_update_many", "l1_value_grad", "kl_sparsity_value_grad", "mask_noise", "salt_pepper_noise",
     "FUSED_ACTIVATIONS",
 ]
 
@@ -154,6 +154,17 @@ p = p - step * m / (sqrt(v) + eps_hat);
 _ADAM_IN = "T g, T l2, T decay, T beta1, T omb1, T beta2, T omb2, T step, T eps_hat"
 
 
+# "T x, T scale" -> "T grad": sign(x) * scale, NaN stays NaN
+_L1_GRAD = "grad = x > T(0) ? scale : (x < T(0) ? -scale : x * scale);"
+
+# "T mean, T rho, T beta, T eps, T n" -> "T term, T d", per code unit, on the float64 batch mean
+_KL = """
+const T r = mean < eps ? eps : (mean > T(1) - eps ? T(1) - eps : mean);
+term = rho * log(rho / r) + (T(1) - rho) * log((T(1) - rho) / (T(1) - r));
+d = (mean >= eps && mean <= T(1) - eps) ? beta * (-rho / r + (T(1) - rho) / (T(1) - r)) / n : T(0);
+"""
+
+
 # -- kernel objects (compiled by CuPy on first call, cached per device and on disk) ------
 
 def _elementwise(in_params: str, out_params: str, body: str, name: str) -> cupy.ElementwiseKernel:
@@ -173,6 +184,9 @@ _MSE_SUM_K = _sum_kernel(_MSE_MAP, "T x_hat, T x", "tinyae_mse_sum")
 _BCE_GRAD_K = _elementwise("T z, T y, T n", "T grad", _BCE_GRAD, "tinyae_bce_grad")
 _BCE_SUM_K = _sum_kernel(_BCE_MAP, "T z, T y", "tinyae_bce_sum")
 _ADAM_K = _elementwise(_ADAM_IN, "T p, T m, T v", _ADAM, "tinyae_adam")
+_L1_GRAD_K = _elementwise("T x, T scale", "T grad", _L1_GRAD, "tinyae_l1_grad")
+_L1_SUM_K = _sum_kernel("fabs(x)", "T x", "tinyae_l1_sum")
+_KL_K = _elementwise("T mean, T rho, T beta, T eps, T n", "T term, T d", _KL, "tinyae_kl_sparsity")
 
 
 def _check_activation(activation: str) -> str:
@@ -291,6 +305,42 @@ def bce_logits_value_grad(z, y):
     if n == 0:
         return math.nan, grad
     return float(_BCE_SUM_K(z, y)) / n, grad
+
+
+def l1_value_grad(h, weight):
+    """``(value, grad)``; ``value`` is a Python float (one device synchronisation)."""
+    n = h.shape[0]
+    scale = float(weight) / n if n else 0.0
+    grad = _L1_GRAD_K(h, scale)
+    if n == 0:
+        return math.nan, grad
+    return float(weight) * float(_L1_SUM_K(h)) / n, grad
+
+
+def kl_sparsity_value_grad(h, rho, beta, eps):
+    """``(value, grad)``; the batch mean in double, then one kernel over the code units."""
+    n = h.shape[0]
+    mean = h.mean(axis=0, dtype=np.float64)
+    term, d = _KL_K(mean, float(rho), float(beta), float(eps), float(max(n, 1)))
+    grad = cupy.empty(h.shape, dtype=h.dtype)
+    grad[...] = d.astype(h.dtype)
+    return float(beta) * float(term.sum()), grad
+
+
+def mask_noise(X, keys, k):
+    out = X.copy()
+    if k:
+        idx = cupy.argpartition(keys, k - 1, axis=1)[:, :k]
+        out[cupy.arange(X.shape[0])[:, None], idx] = 0
+    return out
+
+
+def salt_pepper_noise(X, keys, salt, k, low, high):
+    out = X.copy()
+    if k:
+        idx = cupy.sort(cupy.argpartition(keys, k - 1, axis=1)[:, :k], axis=1)
+        out[cupy.arange(X.shape[0])[:, None], idx] = cupy.where(salt, high, low).astype(X.dtype)
+    return out
 
 
 def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):

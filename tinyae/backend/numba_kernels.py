@@ -31,7 +31,7 @@ from tinyae.backend import numpy_kernels as _ref
 __all__ = [
     "sigmoid", "softplus", "log_sigmoid", "tanh_backward", "sigmoid_backward",
     "bias_act", "act_grad", "act_grad_bias", "mse_value_grad", "bce_logits_value_grad", "adam_update",
-    "adam_update_many",
+    "adam_update_many", "l1_value_grad", "kl_sparsity_value_grad", "mask_noise", "salt_pepper_noise",
     "FUSED_ACTIVATIONS", "ACT_CODES",
 ]
 
@@ -238,6 +238,81 @@ def _mse_flat(x_hat, x, grad, scale):
 
 
 @_jit
+def _l1_2d(h, scale, grad):
+    """grad <- sign(h) * scale; returns sum |h| (per-column double sums, rows in order)."""
+    n, m = h.shape
+    col = np.zeros(m)
+    for r in range(n):
+        hr, gr = h[r], grad[r]
+        for c in range(m):
+            x = hr[c]
+            col[c] += abs(x)
+            gr[c] = np.sign(x) * scale
+    return col.sum()
+
+
+@_jit
+def _kl_sparsity_2d(h, rho, beta, eps, grad):
+    """grad <- the KL penalty's gradient (every row alike); returns the penalty."""
+    n, m = h.shape
+    col = np.zeros(m)  # column sums in double, rows added in order
+    for r in range(n):
+        hr = h[r]
+        for c in range(m):
+            col[c] += hr[c]
+    total = 0.0
+    row = np.zeros(m, dtype=grad.dtype)
+    for c in range(m):
+        mean = col[c] / n
+        rho_hat = min(max(mean, eps), 1.0 - eps)
+        total += rho * math.log(rho / rho_hat) + (1.0 - rho) * math.log((1.0 - rho) / (1.0 - rho_hat))
+        if eps <= mean <= 1.0 - eps:
+            row[c] = beta * (-rho / rho_hat + (1.0 - rho) / (1.0 - rho_hat)) / n
+    for r in range(n):
+        gr = grad[r]
+        for c in range(m):
+            gr[c] = row[c]
+    return beta * total
+
+
+@_jit
+def _k_smallest(keys, k):
+    """``(t, ties)``: a row's k smallest keys are those ``< t`` and the first ``ties`` equal to ``t``."""
+    t = np.partition(keys, k - 1)[k - 1]
+    below = 0
+    for c in range(keys.size):
+        if keys[c] < t:
+            below += 1
+    return t, k - below
+
+
+@_jit
+def _noise_rows(X, keys, k, salt, low, high, out):
+    """out <- X with each row's k smallest-key entries replaced: by 0 without ``salt``
+    (masking), else the j-th of them (in column order) by ``high`` if ``salt[r, j]`` else ``low``."""
+    n, d = X.shape
+    lo, hi = out.dtype.type(low), out.dtype.type(high)
+    masking = salt.shape[1] == 0
+    for r in range(n):
+        xr, kr, orow = X[r], keys[r], out[r]
+        t, ties = _k_smallest(kr, k)
+        j = 0
+        for c in range(d):
+            key = kr[c]
+            chosen = key < t
+            if key == t and ties > 0:
+                chosen = True
+                ties -= 1
+            if not chosen:
+                orow[c] = xr[c]
+            elif masking:
+                orow[c] = lo
+            else:
+                orow[c] = hi if salt[r, j] else lo
+                j += 1
+
+
+@_jit
 def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps_hat, weight_decay, shrink, decoupled):
     # The wrapper forms 1 - beta, step, eps_hat and 1 - lr wd in double;
     # each is rounded once to the arrays' dtype here, as NumPy does
@@ -427,6 +502,42 @@ def bce_logits_value_grad(z, y):
     e = _exp_neg_abs(zf)
     value = _bce_from_exp(zf, _flat(y), e, np.log1p(e), grad.reshape(-1))
     return float(value), grad
+
+
+def l1_value_grad(h, weight):
+    if h.ndim != 2 or h.shape[0] == 0:
+        return _ref.l1_value_grad(h, weight)
+    grad = np.empty(h.shape, dtype=h.dtype)
+    n = h.shape[0]
+    total = _l1_2d(h, float(weight) / n, grad)
+    return float(weight) * float(total) / n, grad
+
+
+def kl_sparsity_value_grad(h, rho, beta, eps):
+    if h.ndim != 2 or h.shape[0] == 0:
+        return _ref.kl_sparsity_value_grad(h, rho, beta, eps)
+    grad = np.empty(h.shape, dtype=h.dtype)
+    value = _kl_sparsity_2d(h, float(rho), float(beta), float(eps), grad)
+    return float(value), grad
+
+
+_NO_SALT = np.zeros((0, 0), dtype=np.bool_)
+
+
+def mask_noise(X, keys, k):
+    if X.ndim != 2 or keys.shape != X.shape or k <= 0:
+        return _ref.mask_noise(X, keys, k)
+    out = np.empty(X.shape, dtype=X.dtype)
+    _noise_rows(X, keys, int(k), _NO_SALT, 0.0, 0.0, out)
+    return out
+
+
+def salt_pepper_noise(X, keys, salt, k, low, high):
+    if X.ndim != 2 or keys.shape != X.shape or k <= 0 or salt.shape != (X.shape[0], k):
+        return _ref.salt_pepper_noise(X, keys, salt, k, low, high)
+    out = np.empty(X.shape, dtype=X.dtype)
+    _noise_rows(X, keys, int(k), salt, float(low), float(high), out)
+    return out
 
 
 def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):

@@ -123,6 +123,67 @@ def bce_logits_value_grad(z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarr
     return value, (sigmoid(z) - y) / z.size
 
 
+def l1_value_grad(h: np.ndarray, weight: float) -> tuple[float, np.ndarray]:
+    """``weight * sum|h| / n`` (``n = h.shape[0]``, the batch) and its gradient ``weight sign(h) / n``.
+
+    The L1 activity penalty of :func:`tinyae.nn.penalties.l1_activity`; the
+    gradient at ``h = 0`` is 0 (the subgradient ``sign``).
+    """
+    n = h.shape[0]
+    value = weight * float(np.abs(h).sum(dtype=np.float64)) / n
+    return value, np.sign(h) * h.dtype.type(weight / n)
+
+
+def kl_sparsity_value_grad(h: np.ndarray, rho: float, beta: float, eps: float) -> tuple[float, np.ndarray]:
+    """``beta * sum_j KL(rho || rho_hat_j)`` and its gradient w.r.t. ``h`` (n, m).
+
+    ``rho_hat = clip(mean_n h, eps, 1 - eps)`` (the mean taken in double), the
+    penalty of :func:`tinyae.nn.penalties.kl_sparsity`::
+
+        KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))
+        grad[i, j]   = beta (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)) / n
+
+    where ``eps <= mean_j <= 1 - eps``, and 0 elsewhere (the clip passes no
+    gradient outside, as :func:`tinyae.ops.clip`). Every row of the gradient
+    is the same.
+    """
+    n = h.shape[0]
+    mean = h.mean(axis=0, dtype=np.float64)
+    rho_hat = np.clip(mean, eps, 1.0 - eps)
+    value = beta * float(np.sum(rho * np.log(rho / rho_hat) + (1.0 - rho) * np.log((1.0 - rho) / (1.0 - rho_hat))))
+    inside = (mean >= eps) & (mean <= 1.0 - eps)
+    row = np.where(inside, beta * (-rho / rho_hat + (1.0 - rho) / (1.0 - rho_hat)) / n, 0.0)
+    return value, np.broadcast_to(row.astype(h.dtype), h.shape).copy()
+
+
+def mask_noise(X: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
+    """``X`` with, in every row, the ``k`` entries of smallest ``keys`` set to 0 (a new array).
+
+    ``keys`` (same shape, float64) are i.i.d. uniform draws, so the zeroed
+    columns are a uniformly random k-subset of each row (masking noise).
+    """
+    out = X.copy()
+    if k:
+        idx = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        out[np.arange(X.shape[0])[:, None], idx] = 0
+    return out
+
+
+def salt_pepper_noise(X: np.ndarray, keys: np.ndarray, salt: np.ndarray, k: int, low: float,
+                      high: float) -> np.ndarray:
+    """``X`` with the ``k`` entries of smallest ``keys`` in every row set to ``high`` or ``low``.
+
+    ``salt`` (n, k) bool pairs with the chosen entries of a row in increasing
+    column order: the j-th chosen entry becomes ``high`` where ``salt[:, j]``,
+    else ``low``. A new array; ``X`` is unchanged.
+    """
+    out = X.copy()
+    if k:
+        idx = np.sort(np.argpartition(keys, k - 1, axis=1)[:, :k], axis=1)
+        out[np.arange(X.shape[0])[:, None], idx] = np.where(salt, high, low).astype(X.dtype)
+    return out
+
+
 def adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, lr: float, beta1: float,
                 beta2: float, eps: float, t: int, weight_decay: float, decoupled: bool) -> None:
     """One Adam/AdamW step on ``p`` in place (``m``, ``v`` updated in place).

@@ -38,8 +38,9 @@ def _check_rng(rng: Any) -> np.random.Generator:
 
 
 def _check_X(X: Any, floating: bool) -> Any:
+    """The backend of ``X`` (which supplies ``xp`` and the noise kernels), after checking ``X``."""
     try:
-        xp = backend_of(X).xp
+        backend = backend_of(X)
     except TypeError:
         raise TypeError(f"X: expected an array of shape (n_samples, n_features), got {type(X).__name__}") from None
     if X.ndim != 2:
@@ -48,7 +49,7 @@ def _check_X(X: Any, floating: bool) -> Any:
     if X.dtype.kind not in kinds:
         expected = "a floating dtype" if floating else "a real numeric dtype"
         raise TypeError(f"X: expected {expected}, got dtype {X.dtype}")
-    return xp
+    return backend
 
 
 def _level(name: str, value: Any, fraction: bool) -> float:
@@ -67,14 +68,11 @@ def _n_corrupted(fraction: float, n_features: int) -> int:
     return min(n_features, int(math.floor(fraction * n_features + 0.5)))
 
 
-def _choose(n_samples: int, n_features: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``(n_samples, k)`` column indices: a uniformly random k-subset per row."""
-    keys = rng.random((n_samples, n_features))
-    if k == n_features:
-        return np.argsort(keys, axis=1)
-    # The k smallest of i.i.d. uniform keys form a uniform random k-subset;
-    # argpartition finds them per row in linear time, with no Python loop.
-    return np.argpartition(keys, k - 1, axis=1)[:, :k]
+def _keys(n_samples: int, n_features: int, rng: np.random.Generator) -> np.ndarray:
+    """i.i.d. uniform keys, one per element: the ``k`` smallest of a row form a
+    uniformly random k-subset of its columns (the kernels pick them per row
+    in linear time)."""
+    return rng.random((n_samples, n_features))
 
 
 def gaussian_noise(X: Any, sigma: float, rng: np.random.Generator) -> Any:
@@ -97,7 +95,7 @@ def gaussian_noise(X: Any, sigma: float, rng: np.random.Generator) -> Any:
     The normal draws are made in ``X``'s dtype so float32 data stays float32.
     """
     sigma = _level("sigma", sigma, fraction=False)
-    xp = _check_X(X, floating=True)
+    xp = _check_X(X, floating=True).xp
     _check_rng(rng)
     if sigma == 0.0:
         return X.copy()
@@ -132,17 +130,13 @@ def masking_noise(X: Any, fraction: float, rng: np.random.Generator) -> Any:
     spread in the count; the fixed count makes the corruption level exact.
     """
     fraction = _level("fraction", fraction, fraction=True)
-    xp = _check_X(X, floating=False)
+    backend = _check_X(X, floating=False)
     _check_rng(rng)
     n, d = X.shape
     k = _n_corrupted(fraction, d)
-    out = X.copy()
     if k == 0 or n == 0:
-        return out
-    idx = xp.asarray(_choose(n, d, k, rng))
-    rows = xp.arange(n)[:, None]
-    out[rows, idx] = 0
-    return out
+        return X.copy()
+    return backend.kernels.mask_noise(X, backend.xp.asarray(_keys(n, d, rng)), k)
 
 
 def salt_and_pepper_noise(X: Any, fraction: float, rng: np.random.Generator,
@@ -171,7 +165,7 @@ def salt_and_pepper_noise(X: Any, fraction: float, rng: np.random.Generator,
     sec. 4.1).
     """
     fraction = _level("fraction", fraction, fraction=True)
-    xp = _check_X(X, floating=False)
+    backend = _check_X(X, floating=False)
     _check_rng(rng)
     low = None if low is None else _finite("low", low)
     high = None if high is None else _finite("high", high)
@@ -179,19 +173,16 @@ def salt_and_pepper_noise(X: Any, fraction: float, rng: np.random.Generator,
         raise ValueError(f"low: expected low <= high, got low={low} > high={high}")
     n, d = X.shape
     k = _n_corrupted(fraction, d)
-    out = X.copy()
     if k == 0 or n == 0:
-        return out
+        return X.copy()
     low = float(X.min()) if low is None else low
     high = float(X.max()) if high is None else high
     if low > high:
         raise ValueError(f"low: expected low <= high (high defaults to X.max()), got low={low} > high={high}")
-    idx = _choose(n, d, k, rng)
+    keys = _keys(n, d, rng)
     salt = rng.random((n, k)) < 0.5
-    values = np.where(salt, high, low).astype(X.dtype)
-    rows = xp.arange(n)[:, None]
-    out[rows, xp.asarray(idx)] = xp.asarray(values)
-    return out
+    xp = backend.xp
+    return backend.kernels.salt_pepper_noise(X, xp.asarray(keys), xp.asarray(salt), k, low, high)
 
 
 def _finite(name: str, value: Any) -> float:
