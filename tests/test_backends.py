@@ -819,3 +819,16 @@ def test_numba_adam_is_bit_for_bit_the_numpy_twin(dtype, weight_decay, decoupled
         nk.adam_update_many([got[0]], [g], [got[1]], [got[2]], 0.01, 0.9, 0.999, 1e-8, [t], weight_decay, decoupled)
         for name, a, b in zip("pmv", got, want):
             np.testing.assert_array_equal(a, b, err_msg=f"{name} after step {t}")
+
+
+def test_numba_noise_kernels_break_key_ties_in_column_order():
+    # Random float64 keys practically never tie, so build ties by hand: with
+    # k = 3 and keys (0.5, 0.1, 0.5, 0.5, 0.9), the k-th smallest key is 0.5 and
+    # two of the three tied entries are taken: the first two in column order.
+    nk = ta.get_backend("numba").kernels
+    X = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [6.0, 7.0, 8.0, 9.0, 10.0]], dtype=np.float32)
+    keys = np.array([[0.5, 0.1, 0.5, 0.5, 0.9], [0.2, 0.2, 0.2, 0.2, 0.2]])
+    np.testing.assert_array_equal(nk.mask_noise(X, keys, 3), [[0, 0, 0, 4, 5], [0, 0, 0, 9, 10]])
+    salt = np.array([[True, False, True], [False, True, True]])
+    np.testing.assert_array_equal(nk.salt_pepper_noise(X, keys, salt, 3, -1.0, 20.0),
+                                  [[20, -1, 20, 4, 5], [-1, 20, 20, 9, 10]])

@@ -161,6 +161,9 @@ def mask_noise(X: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
 
     ``keys`` (same shape, float64) are i.i.d. uniform draws, so the zeroed
     columns are a uniformly random k-subset of each row (masking noise).
+    Which of several *equal* keys are taken is left open (``argpartition``
+    here, column order in the Numba twin); float64 uniform draws tie with
+    probability ~1e-11 per row.
     """
     out = X.copy()
     if k:
