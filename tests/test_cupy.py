@@ -261,6 +261,26 @@ def test_adam_kernel_matches_numpy_in_place(dtype, weight_decay, decoupled):
         _match(d, h, dtype, f"adam {name}", atol=8 * np.finfo(dtype).eps * np.abs(h).max())
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
+def test_penalty_and_noise_kernels_match_numpy(dtype):
+    rng = np.random.default_rng(5)
+    h = rng.random((37, 11)).astype(dtype)
+    h[:, 0] = 0.0  # a dead unit: clipped rho_hat, zero gradient
+    for name, args in (("kl_sparsity_value_grad", (0.05, 3.0, 1e-6)), ("l1_value_grad", (0.01,))):
+        value, grad = getattr(K, name)(cupy.asarray(h - (0.5 if name == "l1_value_grad" else 0.0)), *args)
+        want_value, want_grad = getattr(ref, name)(h - (0.5 if name == "l1_value_grad" else 0.0), *args)
+        assert type(grad) is cupy.ndarray and grad.dtype == dtype
+        assert value == pytest.approx(want_value, rel=1e-10)
+        _close(cupy.asnumpy(grad), want_grad, dtype, name)
+    X = rng.normal(size=(37, 29)).astype(dtype)
+    keys = rng.random(X.shape)
+    salt = rng.random((37, 9)) < 0.5
+    got = K.mask_noise(cupy.asarray(X), cupy.asarray(keys), 9)
+    np.testing.assert_array_equal(cupy.asnumpy(got), ref.mask_noise(X, keys, 9))
+    got = K.salt_pepper_noise(cupy.asarray(X), cupy.asarray(keys), cupy.asarray(salt), 9, -4.0, 4.0)
+    np.testing.assert_array_equal(cupy.asnumpy(got), ref.salt_pepper_noise(X, keys, salt, 9, -4.0, 4.0))
+
+
 def test_kernels_refuse_host_arrays():
     with pytest.raises(TypeError):
         K.sigmoid(np.ones((2, 2)))
