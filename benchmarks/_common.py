@@ -309,6 +309,14 @@ def load_line(start: tuple[float, float, float]) -> str:
             f"{' -- NOISY: other processes were competing for the CPUs' if max(start[0], end[0]) > 0.5 else ''}")
 
 
+def print_run_footer(load0: tuple[float, float, float], quick_note: str | None, torch_mod: Any = None,
+                     autograd_mod: Any = None) -> None:
+    """The three lines every table ends with: load average, machine, exact command."""
+    print(f"- {load_line(load0)}" + (f" ({quick_note})" if quick_note else ""))
+    print(f"- machine: {machine_line(torch_mod, autograd_mod)}")
+    print(f"- command: `{command_line()}`")
+
+
 def loadavg() -> tuple[float, float, float]:
     try:
         return os.getloadavg()

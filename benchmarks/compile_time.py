@@ -150,9 +150,7 @@ def main(argv=None) -> int:
           f"{'yes' if any(r['numba_loaded'] for r in results['numpy']) else 'no'}.")
     if nk is None:
         print(f"- skipped Numba rows: {nk_why}")
-    print(f"- {C.load_line(load0)}" + (" (--quick: one repetition, noisy)" if args.quick else ""))
-    print(f"- machine: {C.machine_line()}")
-    print(f"- command: `{C.command_line()}`")
+    C.print_run_footer(load0, "--quick: one repetition, noisy" if args.quick else None)
     return 0
 
 

@@ -121,9 +121,7 @@ def main(argv=None) -> int:
           f"({args.rounds} rounds, {args.settle} s settle before each block). bias_act times have the time of "
           "copying its input into the scratch array it overwrites subtracted; noise kernels: 30 % of each row, "
           "float64 keys; adam_update_many: the 12 parameters of the 784-512-128-32 autoencoder as flat views.")
-    print(f"- {C.load_line(load0)}" + (" (--quick: smoke-test numbers, not results)" if args.quick else ""))
-    print(f"- machine: {C.machine_line()}")
-    print(f"- command: `{C.command_line()}`")
+    C.print_run_footer(load0, "--quick: smoke-test numbers, not results" if args.quick else None)
     return 0
 
 

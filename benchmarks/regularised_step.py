@@ -160,9 +160,7 @@ def main(argv=None) -> int:
     print(f"- sanity: fused and composed first-step losses agree to {max(sanity):.1e} relative (same seeds).")
     print(f"- relapse check: Numba parallel thread pool after all runs: {pool_text} "
           f"-- {'FAIL' if pool_launched else 'PASS' if pool_launched is not None else 'n/a'}.")
-    print(f"- {C.load_line(load0)}" + (" (--quick: smoke-test numbers, not results)" if args.quick else ""))
-    print(f"- machine: {C.machine_line()}")
-    print(f"- command: `{C.command_line()}`")
+    C.print_run_footer(load0, "--quick: smoke-test numbers, not results" if args.quick else None)
     return 0
 
 

@@ -107,9 +107,7 @@ def main(argv=None) -> int:
         print(f"- skipped: PyTorch ({torch_why}).")
     if nk is None:
         print(f"- skipped: Numba backend ({nk_why}).")
-    print(f"- {C.load_line(load0)}" + (" (--quick: smoke-test numbers, not results)" if args.quick else ""))
-    print(f"- machine: {C.machine_line(torch)}")
-    print(f"- command: `{C.command_line()}`")
+    C.print_run_footer(load0, "--quick: smoke-test numbers, not results" if args.quick else None, torch)
     return 0
 
 

@@ -142,9 +142,7 @@ def main(argv=None) -> int:
           f"{', '.join(C.parallel_tinyae_kernels()) or 'none'}.")
     if torch is None:
         print(f"- skipped PyTorch rows: {torch_why}.")
-    print(f"- {C.load_line(load0)}" + (" (--quick: smoke-test numbers, not results)" if args.quick else ""))
-    print(f"- machine: {C.machine_line(torch)}")
-    print(f"- command: `{C.command_line()}`")
+    C.print_run_footer(load0, "--quick: smoke-test numbers, not results" if args.quick else None, torch)
     return 0
 
 

@@ -174,9 +174,7 @@ def main(argv=None) -> int:
         print(f"- skipped: {'; '.join(skipped)}.")
     for n in notes:
         print(f"- note: {n}")
-    print(f"- {C.load_line(load0)}" + (" (--quick: smoke-test numbers, not results)" if args.quick else ""))
-    print(f"- machine: {C.machine_line(torch, autograd)}")
-    print(f"- command: `{C.command_line()}`")
+    C.print_run_footer(load0, "--quick: smoke-test numbers, not results" if args.quick else None, torch, autograd)
     return 0
 
 
