@@ -484,39 +484,40 @@ class Adam(Optimizer):
 
     def _update_all(self, items: list[tuple[int, Tensor, Any]]) -> None:
         backend = items[0][1]._backend if items else None
-        if not items or any(p._backend is not backend for _, p, _ in items):
-            return super()._update_all(items)
-        ps, ms, vs, gs, ts = [], [], [], [], []
+        cache = self.__dict__.setdefault("_flat_cache", {})
+        m_all, v_all = self.state["m"], self.state["v"]
+        ps, gs, ms, vs = [], [], [], []
         for i, p, g in items:
-            self.param_steps[i] += 1
-            p_flat, m_flat, v_flat = self._flat_views(i, p)
-            ps.append(p_flat)
-            ms.append(m_flat)
-            vs.append(v_flat)
-            gs.append(g if p_flat is p.data else g.reshape(p_flat.shape))
-            ts.append(self.param_steps[i])
+            if p._backend is not backend:
+                return super()._update_all(items)
+            data, m, v = p.data, m_all[i], v_all[i]
+            hit = cache.get(i)
+            if hit is None or hit[0] is not data or hit[1] is not m or hit[2] is not v:
+                hit = cache[i] = self._flat_views(data, m, v)
+            ps.append(hit[3])
+            ms.append(hit[4])
+            vs.append(hit[5])
+            gs.append(g if hit[3] is data else g.reshape(hit[3].shape))
+        steps = self.param_steps
+        for i, _, _ in items:
+            steps[i] += 1
         # All parameters in one kernel-module call: per-call overhead dominates small models.
-        backend.kernels.adam_update_many(ps, gs, ms, vs, self._lr, *self.betas, self.eps, ts, self.weight_decay,
-                                         self._decoupled)
+        backend.kernels.adam_update_many(ps, gs, ms, vs, self._lr, *self.betas, self.eps,
+                                         [steps[i] for i, _, _ in items], self.weight_decay, self._decoupled)
 
-    def _flat_views(self, i: int, p: Tensor) -> tuple[Any, Any, Any]:
-        """1-D views of parameter ``i`` and its moments, made once and reused.
+    @staticmethod
+    def _flat_views(data: Any, m: Any, v: Any) -> tuple[Any, ...]:
+        """``(data, m, v)`` and 1-D views of them, made once per parameter and reused.
 
         The fast kernels work on flat arrays; making 12 views per step cost
-        more than the update of a small model. A view is remade whenever
-        ``p.data`` or a moment buffer is replaced (``load_state_dict``).
+        more than the update of a small model. ``_update_all`` remakes them
+        whenever ``p.data`` or a moment buffer is replaced (``load_state_dict``).
         """
-        cache = self.__dict__.setdefault("_flat_cache", {})
-        m, v = self.state["m"][i], self.state["v"][i]
-        hit = cache.get(i)
-        if hit is None or hit[0] is not p.data or hit[1] is not m or hit[2] is not v:
-            arrays = (p.data, m, v)
-            # reshape(-1) of a non-contiguous array would be a copy, so then all three stay as they are.
-            if all(a.flags.c_contiguous for a in arrays):
-                arrays = tuple(a.reshape(-1) for a in arrays)
-            hit = (p.data, m, v, *arrays)
-            cache[i] = hit
-        return hit[3], hit[4], hit[5]
+        arrays = (data, m, v)
+        # reshape(-1) of a non-contiguous array would be a copy, so then all three stay as they are.
+        if all(a.flags.c_contiguous for a in arrays):
+            return (data, m, v, *(a.reshape(-1) for a in arrays))
+        return (data, m, v, data, m, v)
 
     def _update(self, i: int, p: Tensor, g: Any) -> None:
         b1, b2 = self.betas

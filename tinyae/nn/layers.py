@@ -163,7 +163,7 @@ class Sequential(Module):
 
     def forward(self, X: Tensor) -> Tensor:
         for layer in self.layers:
-            X = layer(X)
+            X = layer.forward(X)  # Module.__call__ only forwards; skipping it saves a frame per layer
         return X
 
     def __getitem__(self, i: int) -> Module:
