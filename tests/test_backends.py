@@ -832,3 +832,25 @@ def test_numba_noise_kernels_break_key_ties_in_column_order():
     salt = np.array([[True, False, True], [False, True, True]])
     np.testing.assert_array_equal(nk.salt_pepper_noise(X, keys, salt, 3, -1.0, 20.0),
                                   [[20, -1, 20, 4, 5], [-1, 20, 20, 9, 10]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_adam_flushes_subnormal_moments_and_keeps_nan(fast, dtype):
+    # A dead unit's gradient is exactly 0, so its first moment decays by beta1 each step, into the
+    # subnormals, where 0.9 * (smallest subnormal) rounds back to itself: it would stick there and
+    # make every later step slow. Moments below finfo.tiny become 0; NaN and normal values stay.
+    tiny = np.finfo(dtype).tiny
+    smallest = np.nextafter(dtype(0), dtype(1))
+    m0 = np.array([smallest, -smallest, tiny * 4, tiny / 2, np.nan, 0.5, 1e-3], dtype=dtype)
+    v0 = np.array([smallest, tiny * 0.9, tiny * 2000, tiny, 1.0, np.nan, 1e-6], dtype=dtype)
+    g = np.zeros_like(m0)
+    results = []
+    for kernels in (ref, fast):
+        p, m, v = np.ones_like(m0), m0.copy(), v0.copy()
+        kernels.adam_update_many([p], [g], [m], [v], 1e-3, 0.9, 0.999, 1e-8, [50], 0.0, False)
+        results.append((p, m, v))
+        assert m[0] == 0 and m[1] == 0 and m[3] == 0 and v[0] == 0 and v[1] == 0
+        assert m[2] != 0 and np.isnan(m[4]) and np.isnan(v[5]) and np.isnan(p[4]) and np.isnan(p[5])
+        assert np.all(np.isfinite(p[[0, 1, 2, 3, 6]]))
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_array_equal(got, want)

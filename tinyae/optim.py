@@ -436,8 +436,13 @@ class Adam(Optimizer):
         v  = b2 v + (1 - b2) g**2
         p -= lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)
 
-    computed as ``p -= (lr / (1 - b1**t)) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)``,
-    the same value with two scalar divisions instead of two array ones.
+    computed as ``p -= step * m / (sqrt(v) + eps * sqrt(1 - b2**t))`` with
+    ``step = lr * sqrt(1 - b2**t) / (1 - b1**t)`` (Kingma & Ba's reordering):
+    the same value with one division per element. Moments below the dtype's
+    smallest normal number are set to 0 (see
+    :func:`tinyae.backend.numpy_kernels.adam_update`): a dead unit's first
+    moment would otherwise stick at the smallest subnormal and slow every
+    step down.
     """
 
     _decoupled = False

@@ -142,16 +142,18 @@ _MSE_MAP = "tinyae_squared_error(x_hat, x)"
 _BCE_GRAD = "grad = (tinyae_sigmoid(z) - y) / n;"
 _BCE_MAP = "tinyae_bce_term(z, y)"
 
-# "T g, T l2, T decay, T beta1, T omb1, T beta2, T omb2, T step, T eps_hat" -> "T p, T m, T v"
+# "T g, T l2, T decay, T beta1, T omb1, T beta2, T omb2, T step, T eps_hat, T tiny" -> "T p, T m, T v"
 # l2 = weight_decay (Adam) or 0; decay = 1 - lr * weight_decay (AdamW) or 1.
 _ADAM = """
 const T gi = g + l2 * p;
 p = p * decay;
 m = beta1 * m + omb1 * gi;
 v = beta2 * v + omb2 * (gi * gi);
+if (fabs(m) < tiny) m = T(0);
+if (v < tiny) v = T(0);
 p = p - step * m / (sqrt(v) + eps_hat);
 """
-_ADAM_IN = "T g, T l2, T decay, T beta1, T omb1, T beta2, T omb2, T step, T eps_hat"
+_ADAM_IN = "T g, T l2, T decay, T beta1, T omb1, T beta2, T omb2, T step, T eps_hat, T tiny"
 
 
 # "T x, T scale" -> "T grad": sign(x) * scale, NaN stays NaN
@@ -351,7 +353,7 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):
     l2 = wd if wd and not decoupled else 0.0
     decay = 1.0 - lr * wd if wd and decoupled else 1.0
     step, eps_hat = _ref._adam_scalars(lr, beta1, beta2, eps, t)
-    _ADAM_K(g, l2, decay, beta1, 1.0 - beta1, beta2, 1.0 - beta2, step, eps_hat, p, m, v)
+    _ADAM_K(g, l2, decay, beta1, 1.0 - beta1, beta2, 1.0 - beta2, step, eps_hat, float(np.finfo(p.dtype).tiny), p, m, v)
 
 
 def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled):

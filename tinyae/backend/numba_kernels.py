@@ -315,13 +315,14 @@ def _noise_rows(X, keys, t, k, salt, low, high, out):
 
 
 @_jit
-def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps_hat, weight_decay, shrink, decoupled):
+def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps_hat, weight_decay, shrink, decoupled, tiny):
     # The wrapper forms 1 - beta, step, eps_hat and 1 - lr wd in double;
     # each is rounded once to the arrays' dtype here, as NumPy does
     # (1 - float32(0.999) would be 1.3e-5 off). The decay branch is hoisted,
     # so the main loop is branch-free and vectorises.
     f = p.dtype.type
     step, beta1, omb1, beta2, omb2, eps_hat = f(step), f(beta1), f(omb1), f(beta2), f(omb2), f(eps_hat)
+    tiny, zero = f(tiny), f(0)
     if weight_decay != 0.0:
         if decoupled:
             shrink = f(shrink)
@@ -333,6 +334,9 @@ def _adam_flat(p, g, m, v, step, beta1, omb1, beta2, omb2, eps_hat, weight_decay
         gi = g[i]
         mi = beta1 * m[i] + omb1 * gi
         vi = beta2 * v[i] + omb2 * (gi * gi)
+        # Subnormal moments are flushed to 0 (see the twin's docstring); NaN stays NaN.
+        mi = zero if abs(mi) < tiny else mi
+        vi = zero if vi < tiny else vi
         m[i] = mi
         v[i] = vi
         p[i] -= step * mi / (math.sqrt(vi) + eps_hat)
@@ -553,7 +557,11 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):
         return _ref.adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)
     step, eps_hat = _ref._adam_scalars(lr, beta1, beta2, eps, t)
     _adam_flat(p.reshape(-1), _flat(g), m.reshape(-1), v.reshape(-1), step, float(beta1), 1.0 - beta1, float(beta2),
-               1.0 - beta2, eps_hat, float(weight_decay), 1.0 - lr * weight_decay, int(bool(decoupled)))
+               1.0 - beta2, eps_hat, float(weight_decay), 1.0 - lr * weight_decay, int(bool(decoupled)),
+               float(np.finfo(p.dtype).tiny))
+
+
+_TINY = {np.dtype(t).char: float(np.finfo(t).tiny) for t in (np.float32, np.float64)}
 
 
 def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled):
@@ -571,4 +579,4 @@ def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, de
         if t != t_prev:
             step, eps_hat = _ref._adam_scalars(lr, beta1, beta2, eps, t)
             t_prev = t
-        _adam_flat(p, g, m, v, step, b1, 1.0 - b1, b2, 1.0 - b2, eps_hat, wd, shrink, dec)
+        _adam_flat(p, g, m, v, step, b1, 1.0 - b1, b2, 1.0 - b2, eps_hat, wd, shrink, dec, _TINY[p.dtype.char])
