@@ -309,6 +309,12 @@ def load_line(start: tuple[float, float, float]) -> str:
             f"{' -- NOISY: other processes were competing for the CPUs' if max(start[0], end[0]) > 0.5 else ''}")
 
 
+def method_line(args: Any, unit: str = "steps") -> str:
+    """How the medians were taken, for the notes under a table."""
+    return (f"medians of n timed {unit} per cell, cells interleaved round-robin in one process "
+            f"({args.rounds} rounds, {args.settle} s settle before each block)")
+
+
 def print_run_footer(load0: tuple[float, float, float], quick_note: str | None, torch_mod: Any = None,
                      autograd_mod: Any = None) -> None:
     """The three lines every table ends with: load average, machine, exact command."""

@@ -117,8 +117,7 @@ def main(argv=None) -> int:
     C.print_table(["kernel", "shape", "numba µs", "numba ns/elem", "numpy µs", "numpy ns/elem", "numpy/numba",
                    "IQR (numba)"], rows, align="llrrrrrr")
     print()
-    print(f"- medians of n timed calls per cell, cells interleaved round-robin in one process "
-          f"({args.rounds} rounds, {args.settle} s settle before each block). bias_act times have the time of "
+    print(f"- {C.method_line(args, 'calls')}. bias_act times have the time of "
           "copying its input into the scratch array it overwrites subtracted; noise kernels: 30 % of each row, "
           "float64 keys; adam_update_many: the 12 parameters of the 784-512-128-32 autoencoder as flat views.")
     C.print_run_footer(load0, "--quick: smoke-test numbers, not results" if args.quick else None)

@@ -153,8 +153,7 @@ def main(argv=None) -> int:
                    "composed extra / fused extra"], rows, align="rllrrrrrr")
     print()
     pool_launched, pool_text = C.numba_pool_status()
-    print(f"- medians of n timed steps per cell, cells interleaved round-robin in one process "
-          f"({args.rounds} rounds, {args.settle} s settle before each block); IQR = interquartile range / median.")
+    print(f"- {C.method_line(args)}; IQR = interquartile range / median.")
     print(f"- l1 weight {L1_WEIGHT}; kl rho {RHO}, beta {BETA}; masking and salt-and-pepper {FRACTION:.0%} of the "
           f"features per sample; gaussian sigma {SIGMA}. 'extra' = this row minus the plain step.")
     print(f"- sanity: fused and composed first-step losses agree to {max(sanity):.1e} relative (same seeds).")

@@ -94,8 +94,7 @@ def main(argv=None) -> int:
                    "target"], rows, align="llrrrrrrl")
     print()
     pool_launched, pool_text = C.numba_pool_status()
-    print(f"- medians of n timed steps per cell, cells interleaved round-robin in one process "
-          f"({args.rounds} rounds, {args.settle} s settle before each block); IQR = interquartile range / median.")
+    print(f"- {C.method_line(args)}; IQR = interquartile range / median.")
     print("- X/this = median time of X / median time of this row (> 1: this row is faster). "
           "GEMM floor: only the step's 5 matrix products through np.matmul into preallocated outputs.")
     print(f"- target (from the issue): tinyae numba >= 5x PyTorch steps/s. Result: {sum(verdicts)}/{len(verdicts)} PASS.")

@@ -141,8 +141,7 @@ def main(argv=None) -> int:
     print()
     pool_launched, pool_text = C.numba_pool_status()
     parallel_kernels = C.parallel_tinyae_kernels()
-    print(f"- medians of n timed steps per cell, cells interleaved round-robin in one process "
-          f"({args.rounds} rounds, {args.settle} s settle before each block); IQR = interquartile range / median.")
+    print(f"- {C.method_line(args)}; IQR = interquartile range / median.")
     print(f"- ratios: X/this = median time of X / median time of this row (> 1: this row is faster). "
           f"GEMM floor = time of the step's 16 GEMMs ({flops_per_sample:,}·B FLOPs: forward h@W, "
           f"backward h.T@ga and ga@W.T, no dX for the input layer) through np.matmul into preallocated outputs, "
