@@ -359,7 +359,7 @@ class Tensor:
                 raise ValueError(
                     f"grad: expected an array of shape {self.shape} for a non-scalar output, got None"
                 )
-            grad = xp.ones_like(self.data)
+            grad = xp.ones(self.data.shape, dtype=self.data.dtype)  # not ones_like: a Python-level wrapper
         else:
             grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
             if grad.shape != self.shape:

@@ -496,7 +496,8 @@ def mse_value_grad(x_hat, x):
     if x_hat.shape != x.shape or x_hat.dtype != x.dtype:
         return _ref.mse_value_grad(x_hat, x)
     grad = np.empty_like(x_hat, order="C")
-    value = _mse_flat(_flat(x_hat), _flat(x), grad.reshape(-1), 2.0 / max(x_hat.size, 1))
+    # reshape(-1) is a view of a contiguous array and a copy of any other: both fine for inputs.
+    value = _mse_flat(x_hat.reshape(-1), x.reshape(-1), grad.reshape(-1), 2.0 / max(x_hat.size, 1))
     return float(value), grad
 
 
