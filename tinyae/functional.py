@@ -212,7 +212,17 @@ def _fused_loss(input: Tensor, target: Tensor, name: str, value_grad) -> Tensor:
             f"operands: expected Tensors on one backend, got {input.backend.name} and {target.backend.name}; "
             "move one explicitly (e.g. Tensor(x.to_numpy()))"
         )
-    value, grad = value_grad(input.data, target.data)
+    return kernel_scalar(input, name, *value_grad(input.data, target.data))
+
+
+def kernel_scalar(input: Tensor, name: str, value: float, grad: Any) -> Tensor:
+    """A 0-d op on ``input`` whose value and input-gradient a kernel computed together.
+
+    The fused losses above and the fused activity penalties
+    (:mod:`tinyae.nn.penalties`) end here: the result holds ``value`` in
+    ``input``'s dtype, and its backward scales the saved ``grad`` (same shape
+    as ``input``) by the upstream gradient.
+    """
     out = Tensor._from_op(input._backend.xp.asarray(value, dtype=input.data.dtype), (input,), name)
 
     def backward(g):

@@ -37,6 +37,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from tinyae import ops
+from tinyae.functional import kernel_scalar
 from tinyae.tensor import Tensor
 
 __all__ = [
@@ -110,7 +111,7 @@ def l1_activity(h: Tensor, weight: float) -> Tensor:
     """
     _check_batch(h, "h")
     weight = _check_nonnegative(weight, "weight")
-    return _fused_penalty(h, "l1_activity", *h.backend.kernels.l1_value_grad(h.data, weight))
+    return kernel_scalar(h, "l1_activity", *h.backend.kernels.l1_value_grad(h.data, weight))
 
 
 def kl_sparsity(h: Tensor, rho: float, beta: float, eps: float = 1e-6) -> Tensor:
@@ -179,22 +180,7 @@ def kl_sparsity(h: Tensor, rho: float, beta: float, eps: float = 1e-6) -> Tensor
             raise ValueError(
                 f"h: expected values in [0, 1] (e.g. sigmoid units), got values in [{lo:.4g}, {hi:.4g}]"
             )
-    return _fused_penalty(h, "kl_sparsity", *h.backend.kernels.kl_sparsity_value_grad(h.data, rho, beta, eps))
-
-
-def _fused_penalty(h: Tensor, name: str, value: float, grad: Any) -> Tensor:
-    """The 0-d penalty ``value`` as an op on ``h`` whose backward scales the kernel's ``grad``.
-
-    A primitive for speed, as the fused losses in :mod:`tinyae.functional`:
-    the kernel makes one or two passes over ``h`` where the composition of
-    primitives made one per op, forward and backward.
-    """
-    out = Tensor._from_op(h.backend.xp.asarray(value, dtype=h.dtype), (h,), name)
-
-    def backward(g):
-        h._accumulate(grad * g, fresh=True)
-    out._backward = backward
-    return out
+    return kernel_scalar(h, "kl_sparsity", *h.backend.kernels.kl_sparsity_value_grad(h.data, rho, beta, eps))
 
 
 def weight_decay(weights: Iterable[Tensor], lam: float) -> Tensor:
