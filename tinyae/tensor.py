@@ -317,26 +317,28 @@ class Tensor:
 
     # -- the backward walk ------------------------------------------------
     def topological_order(self) -> list[Tensor]:
-        """Nodes of the graph behind ``self``, each after all its parents.
+        """Nodes of the graph behind ``self``, each after all its parents."""
+        return self._order(grad_only=False)
 
-        Iterative depth-first search, so a chain of any length works without
-        touching Python's recursion limit.
+    def _order(self, grad_only: bool) -> list[Tensor]:
+        """Post-order depth-first walk from ``self``; with ``grad_only`` it
+        skips nodes that need no gradient (data, constants), which backward
+        never visits. Each stack entry resumes its node's parent iterator, so
+        a chain of any length works without touching Python's recursion limit.
         """
         order: list[Tensor] = []
-        visited: set[int] = set()
-        stack: list[tuple[Tensor, bool]] = [(self, False)]
+        seen = {id(self)}
+        stack = [(self, iter(self._parents))]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
+            node, parents = stack[-1]
+            for parent in parents:
+                if (parent.requires_grad or not grad_only) and id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append((parent, iter(parent._parents)))
+                    break
+            else:
+                stack.pop()
                 order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            stack.append((node, True))
-            for parent in node._parents:
-                if id(parent) not in visited:
-                    stack.append((parent, False))
         return order
 
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
@@ -364,7 +366,7 @@ class Tensor:
             grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"grad: expected shape {self.shape}, got {grad.shape}")
-        order = self._grad_order()
+        order = self._order(grad_only=True)
         try:
             self._accumulate(grad)
             self._sweep(order, retain_graph)
@@ -374,28 +376,6 @@ class Tensor:
             for node in order:
                 node._gbuf = None
             raise
-
-    def _grad_order(self) -> list[Tensor]:
-        """:meth:`topological_order` restricted to nodes that require grad.
-
-        Nodes that need no gradient (data, constants) receive none, so the
-        backward walk skips them. Iterative depth-first search that resumes
-        each node's parent iterator, so any depth works.
-        """
-        order: list[Tensor] = []
-        seen = {id(self)}
-        stack = [(self, iter(self._parents))]
-        while stack:
-            node, parents = stack[-1]
-            for parent in parents:
-                if parent.requires_grad and id(parent) not in seen:
-                    seen.add(id(parent))
-                    stack.append((parent, iter(parent._parents)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-        return order
 
     @staticmethod
     def _sweep(order: list[Tensor], retain_graph: bool) -> None:
