@@ -457,6 +457,7 @@ class Adam(Optimizer):
         # (grad None) gets the bias correction for the updates it actually had.
         self.param_steps = [0] * len(self.params)
         self.state = {"m": self._zeros(), "v": self._zeros()}
+        self._flat_cache: dict[int, tuple[Any, ...]] = {}  # see _flat_views
 
     @staticmethod
     def _validate(betas: Any, eps: Any, weight_decay: Any, prefix: str) -> dict[str, Any]:
@@ -489,7 +490,7 @@ class Adam(Optimizer):
 
     def _update_all(self, items: list[tuple[int, Tensor, Any]]) -> None:
         backend = items[0][1]._backend if items else None
-        cache = self.__dict__.setdefault("_flat_cache", {})
+        cache = self._flat_cache
         m_all, v_all = self.state["m"], self.state["v"]
         ps, gs, ms, vs = [], [], [], []
         for i, p, g in items:

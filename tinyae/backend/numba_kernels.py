@@ -375,10 +375,15 @@ def _exp_neg_abs(z):
     return np.exp(e, out=e)
 
 
-def _sigmoid_inplace(z):
-    """Stable sigmoid of a C-contiguous array, written into it."""
-    flat = z.reshape(-1)
-    _sigmoid_from_exp(flat, _exp_neg_abs(flat))
+def _sigmoid_inplace(z, b=None):
+    """Stable sigmoid of a C-contiguous array (plus the bias ``b`` on each row of a 2-D ``z``), written into it."""
+    if b is None:
+        e = _exp_neg_abs(z.reshape(-1))
+    else:
+        e = np.empty_like(z)
+        _bias_neg_abs(z, b, e)  # one pass: z += b and e = -|z|
+        e = np.exp(e, out=e).reshape(-1)
+    _sigmoid_from_exp(z.reshape(-1), e)
     return z
 
 
@@ -456,15 +461,10 @@ def bias_act(a, b, activation):
         elif code != 0:  # nothing to do for linear without a bias
             _act_2d(a, code)
         return a
-    if code == 2 and b is not None:
-        e = np.empty_like(a)
-        _bias_neg_abs(a, _c(b), e)
-        _sigmoid_from_exp(a.reshape(-1), np.exp(e, out=e).reshape(-1))
-        return a
+    if code == 2:
+        return _sigmoid_inplace(a, None if b is None else _c(b))
     if b is not None:
         np.add(a, b, out=a)
-    if code == 2:
-        return _sigmoid_inplace(a)
     if code == 3:
         return np.tanh(a, out=a)
     _act_2d(a, code)
@@ -496,8 +496,7 @@ def mse_value_grad(x_hat, x):
     if x_hat.shape != x.shape or x_hat.dtype != x.dtype:
         return _ref.mse_value_grad(x_hat, x)
     grad = np.empty_like(x_hat, order="C")
-    # reshape(-1) is a view of a contiguous array and a copy of any other: both fine for inputs.
-    value = _mse_flat(x_hat.reshape(-1), x.reshape(-1), grad.reshape(-1), 2.0 / max(x_hat.size, 1))
+    value = _mse_flat(_flat(x_hat), _flat(x), grad.reshape(-1), 2.0 / max(x_hat.size, 1))
     return float(value), grad
 
 
@@ -553,16 +552,16 @@ def salt_pepper_noise(X, keys, salt, k, low, high):
     return out
 
 
+_TINY = {np.dtype(t).char: float(np.finfo(t).tiny) for t in (np.float32, np.float64)}  # the moments' flush level
+
+
 def adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled):
     if not (p.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous) or g.dtype != p.dtype:
         return _ref.adam_update(p, g, m, v, lr, beta1, beta2, eps, t, weight_decay, decoupled)
     step, eps_hat = _ref._adam_scalars(lr, beta1, beta2, eps, t)
     _adam_flat(p.reshape(-1), _flat(g), m.reshape(-1), v.reshape(-1), step, float(beta1), 1.0 - beta1, float(beta2),
                1.0 - beta2, eps_hat, float(weight_decay), 1.0 - lr * weight_decay, int(bool(decoupled)),
-               float(np.finfo(p.dtype).tiny))
-
-
-_TINY = {np.dtype(t).char: float(np.finfo(t).tiny) for t in (np.float32, np.float64)}
+               _TINY[p.dtype.char])
 
 
 def adam_update_many(ps, gs, ms, vs, lr, beta1, beta2, eps, ts, weight_decay, decoupled):
