@@ -619,6 +619,23 @@ def autograd_step(autograd: Any, arch: Arch, X: np.ndarray) -> Callable[[], Any]
     return step
 
 
+def engine_steps(arch: Arch, X: np.ndarray, nk: Any, torch: Any = None, autograd: Any = None) -> dict[str, Callable[[], Any]]:
+    """The implementations every step benchmark compares, by key: tinyae on Numba (if ``nk``) and
+    NumPy, PyTorch and HIPS autograd (if given), and the hand-written steps with each kernel set."""
+    steps = {}
+    if nk is not None:
+        steps["numba"] = tinyae_step(arch, "numba", X)
+    steps["numpy"] = tinyae_step(arch, "numpy", X)
+    if torch is not None:
+        steps["torch"] = torch_step(torch, arch, X)
+    if autograd is not None:
+        steps["autograd"] = autograd_step(autograd, arch, X)
+    if nk is not None:
+        steps["hand_numba"] = hand_step(arch, nk, X)
+    steps["hand_numpy"] = hand_step(arch, numpy_kernels, X)
+    return steps
+
+
 def to_float(loss: Any) -> float:
     if hasattr(loss, "item"):
         return float(loss.item())

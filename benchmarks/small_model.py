@@ -41,7 +41,6 @@ def main(argv=None) -> int:
     load0 = C.loadavg()
     torch, torch_why = (None, "--no-torch") if args.no_torch else C.try_import("torch")
     nk, nk_why = C.numba_kernels_or_none()
-    from tinyae.backend import numpy_kernels
 
     B = args.batch
     cells = {}
@@ -50,15 +49,7 @@ def main(argv=None) -> int:
     for act in args.activation:
         arch = archs[act] = C.Arch(64, 16, (), activation=act)
         X = C.make_data(arch, B)
-        steps = {}
-        if nk is not None:
-            steps["numba"] = C.tinyae_step(arch, "numba", X)
-        steps["numpy"] = C.tinyae_step(arch, "numpy", X)
-        if torch is not None:
-            steps["torch"] = C.torch_step(torch, arch, X)
-        if nk is not None:
-            steps["hand_numba"] = C.hand_step(arch, nk, X)
-        steps["hand_numpy"] = C.hand_step(arch, numpy_kernels, X)
+        steps = C.engine_steps(arch, X, nk, torch)
         agreement.append((act, *C.check_agreement(steps, "numpy")))
         cells[(act, "gemm")] = C.gemm_floor_step(arch, B)
         for name, fn in steps.items():

@@ -61,7 +61,6 @@ def main(argv=None) -> int:
     torch, torch_why = (None, "--no-torch") if args.no_torch else C.try_import("torch")
     autograd, ag_why = (None, "--no-autograd") if args.no_autograd else C.try_import("autograd")
     nk, nk_why = C.numba_kernels_or_none()
-    from tinyae.backend import numpy_kernels
 
     arch = C.Arch(784, 32, (512, 128), activation="relu", code_activation="relu")
     flops_per_sample = arch.step_flops(1)
@@ -74,17 +73,7 @@ def main(argv=None) -> int:
     agreement = []
     for B in args.batches:
         X = C.make_data(arch, B)
-        steps = {}
-        if nk is not None:
-            steps["numba"] = C.tinyae_step(arch, "numba", X)
-        steps["numpy"] = C.tinyae_step(arch, "numpy", X)
-        if torch is not None:
-            steps["torch"] = C.torch_step(torch, arch, X)
-        if autograd is not None:
-            steps["autograd"] = C.autograd_step(autograd, arch, X)
-        if nk is not None:
-            steps["hand_numba"] = C.hand_step(arch, nk, X)
-        steps["hand_numpy"] = C.hand_step(arch, numpy_kernels, X)
+        steps = C.engine_steps(arch, X, nk, torch, autograd)
         text, worst = C.check_agreement(steps, "numpy")
         agreement.append((B, text, worst))
         cells[(B, "gemm")] = C.gemm_floor_step(arch, B)
